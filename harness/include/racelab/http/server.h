@@ -1,0 +1,110 @@
+// Server: the HTTP/1.1 server every scenario runs on. Boost.Beast underneath,
+// compiled once in harness/src; nothing of it shows here.
+//
+//   racelab::http::Router router;
+//   router.Get("/hit", HandleHit);
+//   racelab::http::Server server(options, std::move(router));
+//   std::uint16_t port = server.Start();   // bound and serving
+//   ...
+//   server.Shutdown();                      // graceful; returns when done
+//
+// Several io threads (ServerOptions::io_threads, named "rl-io-N") run
+// handlers, so handlers on different connections really run at once; each
+// connection is served in order on its own strand.
+//
+// Hardened: a header block over header_limit answers 431, a body over
+// body_limit 413, a malformed request 400, and each of them closes the
+// connection; a client that is idle or too slow to send a whole request
+// within read_timeout is disconnected. No request makes the server exit.
+//
+// Shutdown: stop accepting; idle keep-alive connections are closed; requests
+// in flight finish and are answered (with "Connection: close"). If they are
+// not done within drain_timeout, their RequestContexts are cancelled and the
+// server stops waiting for them after a further cancel_grace.
+//
+// Thread-safety: Start, Shutdown and the destructor are for the owning
+// thread. port() and stats() may be called from any thread.
+//
+// Memory ordering: Start happens-before every handler call; every handler
+// call that finished happens-before Shutdown returning.
+#ifndef RACELAB_HTTP_SERVER_H_
+#define RACELAB_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "racelab/http/router.h"
+
+namespace racelab::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";   // loopback unless told otherwise
+  std::uint16_t port = 0;           // 0: the kernel picks a free port
+  int io_threads = 4;
+  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds read_timeout{10'000};  // idle or slow client
+  std::chrono::milliseconds write_timeout{10'000};
+  std::chrono::milliseconds drain_timeout{5'000};
+  std::chrono::milliseconds cancel_grace{2'000};
+};
+
+struct ServerStats {
+  std::uint64_t requests = 0;        // requests answered, any status
+  std::uint64_t rejected = 0;        // 4xx answered by the server itself
+  std::uint64_t connections = 0;     // connections accepted
+  std::uint64_t open_connections = 0;
+};
+
+enum class ShutdownResult {
+  kDrained,     // every request in flight was answered
+  kCancelled,   // drain deadline passed; late requests were cancelled and
+                // finished within cancel_grace
+  kStuck,       // handlers still running after cancel_grace: io threads are
+                // left behind; the process should exit non-zero
+};
+
+class Server {
+ public:
+  // Takes the router; the options are validated at Start.
+  Server(ServerOptions options, Router router);
+  // Shuts down if still running.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the io threads. Returns the bound port.
+  // Throws std::runtime_error naming the address when it cannot bind, and
+  // std::invalid_argument for bad options.
+  std::uint16_t Start();
+
+  // Graceful shutdown as described above. Blocks until it is over.
+  // Calling it again, or before Start, returns kDrained at once.
+  ShutdownResult Shutdown();
+
+  std::uint16_t port() const;
+  ServerStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The whole program for a scenario server: parses the flags (--host, --port,
+// --threads, --drain-timeout-ms, --read-timeout-ms, --body-limit), adds the
+// built-in routes (/healthz, /debug/threads), starts the server, prints
+// "racelab: listening on HOST:PORT" on stdout, waits for SIGTERM or SIGINT,
+// shuts down and returns the exit status (0, 2 on a usage or bind error, 3
+// when shutdown got stuck). Call it from main on the main thread only,
+// before any other thread exists.
+int RunServerMain(int argc, char** argv, Router router);
+
+// Adds GET /healthz ("ok") and GET /debug/threads (JSON list of {tid, name}).
+void AddBuiltinRoutes(Router& router);
+
+}  // namespace racelab::http
+
+#endif  // RACELAB_HTTP_SERVER_H_

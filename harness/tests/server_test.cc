@@ -1,0 +1,324 @@
+#include "racelab/http/server.h"
+
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "racelab/http/client.h"
+#include "racelab/sync/mutex.h"
+
+namespace racelab::http {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using std::chrono::milliseconds;
+
+constexpr auto kWaitLimit = std::chrono::seconds(20);  // deadline on every wait
+
+// A plain TCP connection, for sending what no well-behaved client would.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawConnection() { close(fd_); }
+
+  bool connected() const { return connected_; }
+  void Send(const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return;  // the server may close early; the reply tells
+      off += static_cast<std::size_t>(n);
+    }
+  }
+  // Reads until the server closes the connection or the deadline passes.
+  // Returns what was read; closed() says whether the server closed.
+  std::string ReadUntilClosed(std::chrono::milliseconds limit = milliseconds(kWaitLimit)) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (true) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return out;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
+      char buf[4096];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        return out;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  bool closed_ = false;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void Start(Router router, ServerOptions options = {}) {
+    AddBuiltinRoutes(router);
+    server_ = std::make_unique<Server>(std::move(options), std::move(router));
+    port_ = server_->Start();
+    ASSERT_NE(port_, 0);
+  }
+  void ExpectServerStillServes() {
+    Client client("127.0.0.1", port_);
+    ClientResult r = client.Get("/healthz");
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.status, 200);
+  }
+  static Router HelloRouter() {
+    Router router;
+    router.Get("/hello", [](const Request&, RequestContext&) { return Response::Text(200, "hello\n"); });
+    return router;
+  }
+
+  std::unique_ptr<Server> server_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(ServerTest, ServesRegisteredRouteOverKeepAlive) {
+  Start(HelloRouter());
+  Client client("127.0.0.1", port_);
+  for (int i = 0; i < 3; ++i) {
+    ClientResult r = client.Get("/hello");
+    ASSERT_TRUE(r.ok()) << r.error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "hello\n");
+    EXPECT_TRUE(r.keep_alive);
+  }
+  EXPECT_EQ(server_->stats().connections, 1u);
+}
+
+TEST_F(ServerTest, UnknownPathAnswers404) {
+  Start(HelloRouter());
+  Client client("127.0.0.1", port_);
+  EXPECT_EQ(client.Get("/missing").status, 404);
+}
+
+TEST_F(ServerTest, WrongMethodAnswers405WithAllow) {
+  Start(HelloRouter());
+  Client client("127.0.0.1", port_);
+  ClientResult r = client.Send(Method::kPost, "/hello", "x");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.header("allow"), "GET, HEAD");
+}
+
+TEST_F(ServerTest, HeadAnswersHeadersWithoutBody) {
+  Start(HelloRouter());
+  Client client("127.0.0.1", port_);
+  ClientResult r = client.Send(Method::kHead, "/hello");
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.header("content-length"), "6");
+}
+
+TEST_F(ServerTest, HeaderBlockOver8KiBAnswers431AndServerLivesOn) {
+  Start(HelloRouter());
+  RawConnection raw(port_);
+  ASSERT_TRUE(raw.connected());
+  raw.Send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n");
+  const std::string reply = raw.ReadUntilClosed();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 431"));
+  EXPECT_TRUE(raw.closed());
+  ExpectServerStillServes();
+}
+
+TEST_F(ServerTest, BodyOverLimitAnswers413) {
+  ServerOptions options;
+  options.body_limit = 1024;
+  Start(HelloRouter(), options);
+  RawConnection raw(port_);
+  raw.Send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" + std::string(4096, 'b'));
+  const std::string reply = raw.ReadUntilClosed();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 413"));
+  EXPECT_TRUE(raw.closed());
+  ExpectServerStillServes();
+}
+
+TEST_F(ServerTest, MalformedRequestAnswers400AndClosesConnection) {
+  Start(HelloRouter());
+  const std::vector<std::string> garbage_inputs = {
+      "THIS IS NOT HTTP\r\n\r\n", "GET /hello HTTP/9.9\r\n\r\n",
+        "GET /hello HTTP/1.1\r\nBad Header Line\r\n\r\n",
+        "POST /hello HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+      std::string("GET /\0 HTTP/1.1\r\n\r\n", 20)};
+  for (const std::string& garbage : garbage_inputs) {
+    RawConnection raw(port_);
+    raw.Send(garbage);
+    const std::string reply = raw.ReadUntilClosed();
+    EXPECT_THAT(reply, StartsWith("HTTP/1.1 400")) << "for input: " << garbage;
+    EXPECT_TRUE(raw.closed());
+  }
+  EXPECT_EQ(server_->stats().rejected, 5u);
+  ExpectServerStillServes();
+}
+
+TEST_F(ServerTest, IdleClientIsDisconnectedAfterReadTimeout) {
+  ServerOptions options;
+  options.read_timeout = milliseconds(100);
+  Start(HelloRouter(), options);
+  RawConnection idle(port_);
+  ASSERT_TRUE(idle.connected());
+  EXPECT_EQ(idle.ReadUntilClosed(), "");
+  EXPECT_TRUE(idle.closed()) << "server kept an idle connection open";
+}
+
+TEST_F(ServerTest, SlowClientIsDisconnectedAfterReadTimeout) {
+  ServerOptions options;
+  options.read_timeout = milliseconds(100);
+  Start(HelloRouter(), options);
+  RawConnection slow(port_);
+  slow.Send("GET /hello HTTP/1.1\r\nHost: x\r\n");  // never finishes the header block
+  slow.ReadUntilClosed();
+  EXPECT_TRUE(slow.closed()) << "server waited forever for a slow client";
+  ExpectServerStillServes();
+}
+
+TEST_F(ServerTest, ThrowingHandlerAnswers500AndServerLivesOn) {
+  Router router;
+  router.Get("/boom", [](const Request&, RequestContext&) -> Response { throw std::runtime_error("boom"); });
+  Start(std::move(router));
+  Client client("127.0.0.1", port_);
+  EXPECT_EQ(client.Get("/boom").status, 500);
+  ExpectServerStillServes();
+}
+
+// Two handlers meet inside the server: each waits until the other has
+// arrived. Only handlers that really run at once can both succeed.
+TEST_F(ServerTest, HandlersOnDifferentConnectionsRunConcurrently) {
+  Mutex mu;
+  CondVar cv;
+  int arrived = 0;
+  Router router;
+  router.Get("/meet", [&](const Request&, RequestContext&) {
+    MutexLock lock(mu);
+    ++arrived;
+    cv.NotifyAll();
+    const bool met = cv.WaitFor(lock, kWaitLimit, [&] { return arrived >= 2; });
+    return Response::Text(met ? 200 : 503, "");
+  });
+  Start(std::move(router));
+  auto meet = [this] { return Client("127.0.0.1", port_).Get("/meet").status; };
+  auto a = std::async(std::launch::async, meet);
+  auto b = std::async(std::launch::async, meet);
+  EXPECT_EQ(a.get(), 200);
+  EXPECT_EQ(b.get(), 200);
+}
+
+TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Router router;
+  router.Get("/slow", [&](const Request&, RequestContext&) {
+    entered.set_value();
+    released.wait_for(kWaitLimit);
+    return Response::Text(200, "finished\n");
+  });
+  ServerOptions options;
+  options.drain_timeout = kWaitLimit;
+  Start(std::move(router), options);
+
+  auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/slow"); });
+  ASSERT_EQ(entered.get_future().wait_for(kWaitLimit), std::future_status::ready);
+  auto shutdown = std::async(std::launch::async, [this] { return server_->Shutdown(); });
+  // The handler is blocked, so Shutdown cannot have returned.
+  EXPECT_EQ(shutdown.wait_for(milliseconds(0)), std::future_status::timeout);
+  release.set_value();
+
+  ClientResult r = in_flight.get();
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "finished\n");
+  EXPECT_FALSE(r.keep_alive) << "the last response of a draining server closes";
+  ASSERT_EQ(shutdown.wait_for(kWaitLimit), std::future_status::ready);
+  EXPECT_EQ(shutdown.get(), ShutdownResult::kDrained);
+  RawConnection after(port_);
+  EXPECT_FALSE(after.connected()) << "still accepting after shutdown";
+}
+
+TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {
+  Start(HelloRouter());
+  Client client("127.0.0.1", port_);
+  ASSERT_EQ(client.Get("/hello").status, 200);  // leaves the connection open
+  EXPECT_EQ(server_->Shutdown(), ShutdownResult::kDrained);
+  EXPECT_EQ(server_->stats().open_connections, 0u);
+}
+
+TEST_F(ServerTest, DrainDeadlineCancelsTheRequestContext) {
+  std::promise<void> entered;
+  std::promise<bool> saw_cancel;
+  Router router;
+  router.Get("/stubborn", [&](const Request&, RequestContext& ctx) {
+    std::promise<void> cancelled;
+    std::stop_callback on_cancel(ctx.stop_token(), [&] { cancelled.set_value(); });
+    entered.set_value();
+    const bool got = cancelled.get_future().wait_for(kWaitLimit) == std::future_status::ready;
+    saw_cancel.set_value(got && ctx.cancelled());
+    return Response::Text(503, "cancelled\n");
+  });
+  ServerOptions options;
+  options.drain_timeout = milliseconds(50);
+  options.cancel_grace = kWaitLimit;
+  Start(std::move(router), options);
+
+  auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/stubborn"); });
+  ASSERT_EQ(entered.get_future().wait_for(kWaitLimit), std::future_status::ready);
+  EXPECT_EQ(server_->Shutdown(), ShutdownResult::kCancelled);
+  EXPECT_TRUE(saw_cancel.get_future().get());
+  in_flight.get();  // answered or cut; either way it returned
+}
+
+TEST_F(ServerTest, DebugThreadsListsTheNamedIoThreads) {
+  ServerOptions options;
+  options.io_threads = 3;
+  Start(HelloRouter(), options);
+  Client client("127.0.0.1", port_);
+  ClientResult r = client.Get("/debug/threads");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("content-type"), "application/json");
+  EXPECT_THAT(r.body, HasSubstr("\"name\":\"rl-io-0\""));
+  EXPECT_THAT(r.body, HasSubstr("\"name\":\"rl-io-2\""));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("rl-io-3")));
+}
+
+TEST_F(ServerTest, StartThrowsWhenThePortIsTaken) {
+  Start(HelloRouter());
+  ServerOptions options;
+  options.port = port_;
+  Server second(options, HelloRouter());
+  EXPECT_THROW(second.Start(), std::runtime_error);
+}
+
+TEST_F(ServerTest, StartRejectsBadOptions) {
+  ServerOptions options;
+  options.io_threads = 0;
+  Server server(options, HelloRouter());
+  EXPECT_THROW(server.Start(), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace racelab::http

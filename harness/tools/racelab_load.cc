@@ -1,0 +1,217 @@
+// racelab-load: drives a server with real HTTP load and prints what happened
+// as one JSON object.
+//
+//   racelab-load --port 8080 --connections 8 --requests 4000 --path /hit \
+//                --path /stats --pid 1234
+//
+// N keep-alive connections, each on its own thread ("rl-load-N"), take
+// request numbers from one shared counter until `--requests` are taken; the
+// path of request i is paths[i % len(paths)]. With --disconnects D, D of the
+// requests (spread evenly) are sent and the connection closed before the
+// answer: a client that gave up. With --pid, a sampler thread reads that
+// process's thread count from /proc during the run and reports the peak.
+//
+// Exit status: 0 when it ran (whatever the server answered), 2 on a usage
+// error or when no connection could be made at all.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "racelab/base/thread_name.h"
+#include "racelab/http/client.h"
+#include "racelab/sync/mutex.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kExitUsage = 2;
+
+struct LoadOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  int connections = 8;
+  long long requests = 1000;
+  long long disconnects = 0;
+  std::vector<std::string> paths{"/"};
+  long pid = 0;
+  long long timeout_ms = 10'000;
+};
+
+// What one connection's thread saw; merged after all threads are joined.
+struct ConnectionTally {
+  long long completed = 0;
+  long long transport_errors = 0;
+  long long disconnects = 0;
+  std::map<int, long long> by_status;
+  std::vector<double> latency_ms;
+  std::string first_error;
+};
+
+// Samples the thread count of `pid` until stopped; Peak() after Stop().
+class ThreadCountSampler {
+ public:
+  explicit ThreadCountSampler(long pid) : pid_(pid) {
+    if (pid_ > 0) thread_ = std::thread([this] { Loop(); });
+  }
+  ~ThreadCountSampler() { Stop(); }
+
+  void Stop() RACELAB_EXCLUDES(mu_) {
+    {
+      racelab::MutexLock lock(mu_);
+      stop_ = true;
+    }
+    wake_.NotifyAll();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::optional<int> Peak() const { return pid_ > 0 ? std::optional<int>(peak_.load()) : std::nullopt; }
+
+ private:
+  void Loop() RACELAB_EXCLUDES(mu_) {
+    racelab::SetCurrentThreadName("rl-load-sample");
+    racelab::MutexLock lock(mu_);
+    while (true) {
+      const int n = racelab::CountThreads(pid_);
+      if (n > peak_.load()) peak_.store(n);
+      // A periodic sample, woken early by Stop(): not coordination by sleep.
+      if (wake_.WaitFor(lock, std::chrono::milliseconds(2), [this]() RACELAB_REQUIRES(mu_) { return stop_; })) {
+        return;
+      }
+    }
+  }
+
+  const long pid_;
+  std::atomic<int> peak_{0};
+  racelab::Mutex mu_;
+  bool stop_ RACELAB_GUARDED_BY(mu_) = false;
+  racelab::CondVar wake_;
+  std::thread thread_;
+};
+
+bool IsHangUp(long long i, const LoadOptions& o) {
+  if (o.disconnects <= 0) return false;
+  const long long stride = std::max(1LL, o.requests / o.disconnects);
+  return (i + 1) % stride == 0 && (i + 1) / stride <= o.disconnects;
+}
+
+void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& next, ConnectionTally& tally) {
+  racelab::SetCurrentThreadName("rl-load-" + std::to_string(index));
+  racelab::http::Client client(o.host, o.port, std::chrono::milliseconds(o.timeout_ms));
+  for (long long i = next.fetch_add(1); i < o.requests; i = next.fetch_add(1)) {
+    const std::string& path = o.paths[static_cast<std::size_t>(i) % o.paths.size()];
+    if (IsHangUp(i, o)) {
+      if (std::string err = client.SendAndHangUp(path); err.empty()) {
+        ++tally.disconnects;
+      } else {
+        ++tally.transport_errors;
+        if (tally.first_error.empty()) tally.first_error = err;
+      }
+      continue;
+    }
+    const auto start = Clock::now();
+    racelab::http::ClientResult r = client.Get(path);
+    const std::chrono::duration<double, std::milli> took = Clock::now() - start;
+    if (!r.ok()) {
+      ++tally.transport_errors;
+      if (tally.first_error.empty()) tally.first_error = r.error;
+      continue;
+    }
+    ++tally.completed;
+    ++tally.by_status[r.status];
+    tally.latency_ms.push_back(took.count());
+  }
+}
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0.0;
+  const auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(rank, sorted.size() - 1)];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  racelab::SetCurrentThreadName("rl-load-main");
+  LoadOptions o;
+  CLI::App app{"racelab-load: drive an HTTP server with keep-alive load; prints JSON"};
+  app.add_option("--host", o.host, "server address");
+  app.add_option("--port", o.port, "server port")->required()->check(CLI::Range(1, 65535));
+  app.add_option("--connections,-c", o.connections, "keep-alive connections (one thread each)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--requests,-n", o.requests, "total requests")->check(CLI::Range(0LL, 1LL << 40));
+  app.add_option("--path", o.paths, "request path; repeat for a round-robin mix")->expected(1, -1);
+  app.add_option("--disconnects", o.disconnects, "requests whose client hangs up before the answer")
+      ->check(CLI::Range(0LL, 1LL << 40));
+  app.add_option("--pid", o.pid, "process whose peak thread count to sample");
+  app.add_option("--timeout-ms", o.timeout_ms, "deadline of each request")->check(CLI::Range(1LL, 3'600'000LL));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+  for (const std::string& p : o.paths) {
+    if (p.empty() || p[0] != '/') {
+      std::fprintf(stderr, "racelab-load: --path must start with '/', got '%s'\n", p.c_str());
+      return kExitUsage;
+    }
+  }
+
+  ThreadCountSampler sampler(o.pid);
+  std::atomic<long long> next{0};
+  std::vector<ConnectionTally> tallies(static_cast<std::size_t>(o.connections));
+  const auto start = Clock::now();
+  {
+    std::vector<std::jthread> threads;
+    for (int c = 0; c < o.connections; ++c) {
+      threads.emplace_back(DriveConnection, c, std::cref(o), std::ref(next), std::ref(tallies[c]));
+    }
+  }  // joined
+  const std::chrono::duration<double, std::milli> elapsed = Clock::now() - start;
+  sampler.Stop();
+
+  ConnectionTally total;
+  for (ConnectionTally& t : tallies) {
+    total.completed += t.completed;
+    total.transport_errors += t.transport_errors;
+    total.disconnects += t.disconnects;
+    for (const auto& [status, n] : t.by_status) total.by_status[status] += n;
+    total.latency_ms.insert(total.latency_ms.end(), t.latency_ms.begin(), t.latency_ms.end());
+    if (total.first_error.empty()) total.first_error = t.first_error;
+  }
+  std::sort(total.latency_ms.begin(), total.latency_ms.end());
+
+  boost::json::object status;
+  for (const auto& [code, n] : total.by_status) status[std::to_string(code)] = n;
+  boost::json::object out{
+      {"requests", total.completed},
+      {"status", std::move(status)},
+      {"transport_errors", total.transport_errors},
+      {"disconnects", total.disconnects},
+      {"latency_ms",
+       {{"p50", Percentile(total.latency_ms, 0.50)},
+        {"p90", Percentile(total.latency_ms, 0.90)},
+        {"p99", Percentile(total.latency_ms, 0.99)},
+        {"max", total.latency_ms.empty() ? 0.0 : total.latency_ms.back()}}},
+      {"elapsed_ms", elapsed.count()},
+  };
+  if (auto peak = sampler.Peak()) {
+    out["peak_threads"] = *peak;
+  } else {
+    out["peak_threads"] = nullptr;
+  }
+  out["first_error"] = total.first_error.empty() ? boost::json::value(nullptr) : boost::json::value(total.first_error);
+  std::printf("%s\n", boost::json::serialize(out).c_str());
+
+  if (total.completed == 0 && total.disconnects == 0 && total.transport_errors > 0) {
+    std::fprintf(stderr, "racelab-load: no request got through: %s\n", total.first_error.c_str());
+    return kExitUsage;
+  }
+  return 0;
+}

@@ -1,0 +1,34 @@
+// counter: a request counter bumped without synchronization.
+//
+// Every GET /hit increments one shared integer; GET /stats reads it. The
+// server runs handlers on several io threads at once, so two increments can
+// interleave: both load 41, both store 42, one hit is lost. TSan reports the
+// unsynchronized read-modify-write as a data race.
+#include <cstdint>
+#include <string>
+
+#include "racelab/http/scenario.h"
+
+namespace racelab {
+namespace {
+
+std::uint64_t hits = 0;  // shared by every io thread
+
+http::Response HandleHit(const http::Request&, http::RequestContext&) {
+  ++hits;  // RACE: read-modify-write from every io thread at once
+  return http::Response::Text(200, "ok\n");
+}
+
+http::Response HandleStats(const http::Request&, http::RequestContext&) {
+  const std::uint64_t seen = hits;  // RACE: read while another thread writes
+  return http::Response::Text(200, std::to_string(seen) + "\n");
+}
+
+}  // namespace
+
+void RegisterScenario(http::Router& router) {
+  router.Get("/hit", HandleHit);
+  router.Get("/stats", HandleStats);
+}
+
+}  // namespace racelab
