@@ -343,6 +343,7 @@ class Server::Impl {
     core_.BeginDrain();
     listener_->Close();
     for (const auto& session : core_.LiveSessions()) session->StopIfIdle();
+    for (const auto& fn : on_shutdown_) fn();
 
     ShutdownResult result = ShutdownResult::kDrained;
     if (!core_.WaitForNoSessions(o.drain_timeout)) {
@@ -373,6 +374,11 @@ class Server::Impl {
 
   std::uint16_t port() const { return port_.load(); }
 
+  void OnShutdown(std::function<void()> fn) {
+    if (started_) throw std::logic_error("Server::OnShutdown after Start");
+    on_shutdown_.push_back(std::move(fn));
+  }
+
   ServerStats stats() {
     ServerStats s;
     s.requests = core_.requests.load();
@@ -390,6 +396,7 @@ class Server::Impl {
   std::atomic<std::uint16_t> port_{0};
   bool started_ = false;  // owner thread only
   bool stopped_ = false;  // owner thread only
+  std::vector<std::function<void()>> on_shutdown_;  // set before Start, then read-only
   Mutex mu_;
   int running_threads_ RACELAB_GUARDED_BY(mu_) = 0;
   CondVar threads_done_;
@@ -400,6 +407,7 @@ Server::Server(ServerOptions options, Router router)
 Server::~Server() = default;
 std::uint16_t Server::Start() { return impl_->Start(); }
 ShutdownResult Server::Shutdown() { return impl_->Shutdown(); }
+void Server::OnShutdown(std::function<void()> fn) { impl_->OnShutdown(std::move(fn)); }
 std::uint16_t Server::port() const { return impl_->port(); }
 ServerStats Server::stats() const { return impl_->stats(); }
 

@@ -230,6 +230,7 @@ TEST_F(ServerTest, HandlersOnDifferentConnectionsRunConcurrently) {
 
 TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
   std::promise<void> entered;
+  std::promise<void> draining;
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   Router router;
@@ -240,12 +241,16 @@ TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
   });
   ServerOptions options;
   options.drain_timeout = kWaitLimit;
-  Start(std::move(router), options);
+  AddBuiltinRoutes(router);
+  server_ = std::make_unique<Server>(options, std::move(router));
+  server_->OnShutdown([&] { draining.set_value(); });
+  port_ = server_->Start();
 
   auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/slow"); });
   ASSERT_EQ(entered.get_future().wait_for(kWaitLimit), std::future_status::ready);
   auto shutdown = std::async(std::launch::async, [this] { return server_->Shutdown(); });
-  // The handler is blocked, so Shutdown cannot have returned.
+  ASSERT_EQ(draining.get_future().wait_for(kWaitLimit), std::future_status::ready);
+  // Draining has begun and the handler is still blocked: Shutdown waits.
   EXPECT_EQ(shutdown.wait_for(milliseconds(0)), std::future_status::timeout);
   release.set_value();
 
@@ -258,6 +263,11 @@ TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
   EXPECT_EQ(shutdown.get(), ShutdownResult::kDrained);
   RawConnection after(port_);
   EXPECT_FALSE(after.connected()) << "still accepting after shutdown";
+}
+
+TEST_F(ServerTest, OnShutdownAfterStartIsRejected) {
+  Start(HelloRouter());
+  EXPECT_THROW(server_->OnShutdown([] {}), std::logic_error);
 }
 
 TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {

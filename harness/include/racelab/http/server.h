@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -80,6 +81,12 @@ class Server {
   // Throws std::runtime_error naming the address when it cannot bind, and
   // std::invalid_argument for bad options.
   std::uint16_t Start();
+
+  // Registers `fn` to run once Shutdown has stopped intake and begun
+  // draining, before it waits for requests in flight (as Go's
+  // Server.RegisterOnShutdown): the place to wake long-polling handlers.
+  // Runs on the thread that calls Shutdown. Requires: called before Start.
+  void OnShutdown(std::function<void()> fn);
 
   // Graceful shutdown as described above. Blocks until it is over.
   // Calling it again, or before Start, returns kDrained at once.
