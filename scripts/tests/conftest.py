@@ -1,0 +1,110 @@
+"""Shared helpers: the package on sys.path, sample data, fake build trees, running racelab.
+
+Every wait on a child process has a deadline (subprocess timeouts); nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1]
+REPO = SCRIPTS.parent
+DATA = Path(__file__).resolve().parent / "data"
+FAKES = Path(__file__).resolve().parent / "fakes"
+RACELAB = SCRIPTS / "racelab"
+CLI_DEADLINE_S = 120  # no racelab invocation in these tests may take longer
+
+sys.path.insert(0, str(SCRIPTS))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: end-to-end test against the real C++ build (runs by default; "
+                   "select with -m e2e, skip with -m 'not e2e')")
+
+
+def data_text(name: str) -> str:
+    return (DATA / name).read_text(encoding="utf-8")
+
+
+def run_racelab(*args: str, cwd: Path | None = None, env: dict | None = None,
+                timeout: float = CLI_DEADLINE_S) -> subprocess.CompletedProcess:
+    """`scripts/racelab ARGS...` in a fresh interpreter (the one running the tests)."""
+    return subprocess.run([sys.executable, str(RACELAB), *args], cwd=cwd or Path("/"),
+                          env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+MANIFEST = """\
+title = "Fake {name} scenario"
+bug = "A fake server that stands in for the C++ one."
+guide_rule = "Tests of the runner do not need a C++ build."
+fix = "None: it is a fake."
+
+[load]
+paths = ["/hit", "/stats"]
+connections = 2
+requests = {requests}
+threads = 3
+
+[[bad.expect]]
+kind = "data-race"
+function = "{function}"
+
+[fixed]
+clean = true
+min_ok = {min_ok}
+{extra_fixed}
+"""
+
+
+@dataclass
+class FakeTree:
+    """A root with scenarios/ and a build dir with bin/, filled with fakes."""
+
+    root: Path
+    build: Path
+    out: Path
+
+    def add_scenario(self, name: str = "counter", *, bad: str = "racy_server.py",
+                     fixed: str = "clean_server.py", report: str | None = "tsan_data_race.txt",
+                     function: str = "WriterAlpha|WriterBeta", requests: int = 100,
+                     min_ok: int = 100, extra_fixed: str = "") -> None:
+        folder = self.root / "scenarios" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "scenario.toml").write_text(MANIFEST.format(
+            name=name, function=function, requests=requests, min_ok=min_ok,
+            extra_fixed=extra_fixed), encoding="utf-8")
+        self.install(bad, f"{name}_bad")
+        self.install(fixed, f"{name}_fixed")
+        for variant in ("bad", "fixed"):
+            if report:
+                shutil.copyfile(DATA / report, self.bin / f"{name}_{variant}.report")
+
+    def install(self, fake: str, as_name: str) -> Path:
+        target = self.bin / as_name
+        shutil.copyfile(FAKES / fake, target)
+        target.chmod(0o755)
+        return target
+
+    @property
+    def bin(self) -> Path:
+        return self.build / "bin"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return run_racelab("run", *args, "--no-build", "--build-dir", str(self.build),
+                           "--root", str(self.root), "--out", str(self.out))
+
+
+@pytest.fixture
+def fake_tree(tmp_path: Path) -> FakeTree:
+    tree = FakeTree(root=tmp_path / "root", build=tmp_path / "build", out=tmp_path / "out")
+    tree.bin.mkdir(parents=True)
+    (tree.root / "scenarios").mkdir(parents=True)
+    tree.install("fake_load.py", "racelab-load")
+    return tree

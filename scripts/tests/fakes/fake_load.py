@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""Fake racelab-load: checks the flags the runner must pass, prints one JSON result in
+which every request succeeded. `<its path>.peak` (if present) holds the peak thread count."""
+import argparse
+import json
+import os
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--host", required=True)
+parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--connections", type=int, required=True)
+parser.add_argument("--requests", type=int, required=True)
+parser.add_argument("--path", action="append", required=True)
+parser.add_argument("--disconnects", type=int, default=0)
+parser.add_argument("--pid", type=int, required=True)
+parser.add_argument("--timeout-ms", type=int)
+args = parser.parse_args()
+os.kill(args.pid, 0)  # the server under load must exist
+peak_file = __file__ + ".peak"
+peak = int(open(peak_file).read()) if os.path.exists(peak_file) else 6
+print(json.dumps({
+    "requests": args.requests,
+    "status": {"200": args.requests},
+    "transport_errors": 0,
+    "disconnects": args.disconnects,
+    "latency_ms": {"p50": 0.4, "p90": 0.9, "p99": 2.5, "max": 7.0},
+    "peak_threads": peak,
+    "elapsed_ms": 12.5,
+}))

@@ -1,0 +1,62 @@
+"""End to end: the real counter pair, built under TSan, driven by the real load driver.
+
+Needs the C++ build; the fixture configures and builds build/tsan when its binaries are
+missing. Runs by default; select alone with `-m e2e`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_racelab
+from racelab_cli import catalog
+
+BUILD = REPO / "build" / "tsan"
+NEEDED = ("counter_bad", "counter_fixed", "racelab-load")
+BUILD_DEADLINE_S = 3600
+
+
+@pytest.fixture(scope="module")
+def tsan_build() -> Path:
+    if not all((BUILD / "bin" / name).is_file() for name in NEEDED):
+        if not (BUILD / "CMakeCache.txt").is_file():
+            subprocess.run(["cmake", "--preset", "tsan"], cwd=REPO, check=True,
+                           timeout=BUILD_DEADLINE_S)
+        subprocess.run(["cmake", "--build", str(BUILD)], cwd=REPO, check=True,
+                       timeout=BUILD_DEADLINE_S)
+    return BUILD
+
+
+@pytest.mark.e2e
+def test_run_counter_finds_the_race_in_bad_and_none_in_fixed(tsan_build: Path,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    done = run_racelab("run", "counter", "--out", str(out), timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^racelab: \[1/1\] counter bad: 1 finding \(data-race\) in ",
+                     done.stdout, re.MULTILINE)
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["schema"] == "racelab.results/1"
+    assert data["verdict"] == "pass"
+    bad = [f for f in data["findings"] if f["variant"] == "bad"]
+    fixed = [f for f in data["findings"] if f["variant"] == "fixed"]
+    assert fixed == []
+    assert [f["kind"] for f in bad] == ["data-race"]
+    manifest = catalog.load(REPO, "counter")
+    [expect] = manifest.bad_expect
+    frames = [fr["function"] for stack in bad[0]["stacks"] for fr in stack["frames"]]
+    assert any(re.search(expect.function, fn) for fn in frames)
+    assert "counter.cc" in bad[0]["top_frame"]["file"]
+    assert re.search(expect.function, bad[0]["top_frame"]["function"])
+    [scenario] = data["scenarios"]
+    assert scenario["verdict"] == "pass"
+    assert scenario["bad"]["exit_status"] == 66
+    assert scenario["fixed"]["exit_status"] == 0
+    assert sum(v for k, v in scenario["fixed"]["status"].items() if k.startswith("2")) \
+        >= manifest.min_ok
+    assert (out / "summary.md").read_text(encoding="utf-8").startswith("# racelab: PASS")

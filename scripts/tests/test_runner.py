@@ -1,0 +1,253 @@
+"""`racelab run` against fake servers (tests/fakes/): it passes what it checked and
+fails closed on everything it could not check. No C++ build needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import FakeTree
+from racelab_cli import runner
+
+
+def results(tree: FakeTree) -> dict:
+    return json.loads((tree.out / "results.json").read_text(encoding="utf-8"))
+
+
+def reason_lines(output: str, scenario: str = "counter") -> list[str]:
+    return [line for line in output.splitlines()
+            if line.startswith(f"racelab: {scenario}: error: ")
+            or line.startswith(f"racelab: {scenario}: fail: ")]
+
+
+def test_run_passes_when_bad_races_and_fixed_is_clean(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    done = fake_tree.run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "racelab: [1/1] counter bad: 1 finding (data-race) in " in done.stdout
+    assert "racelab: [1/1] counter fixed: clean, 100/100 ok, peak 6 threads in " in done.stdout
+    assert "racelab: verdict pass (1 scenario: 1 passed, 0 failed, 0 errors)" in done.stdout
+    data = results(fake_tree)
+    assert data["schema"] == "racelab.results/1"
+    assert data["verdict"] == "pass"
+    [finding] = data["findings"]
+    assert (finding["kind"], finding["count"], finding["status"], finding["scenario"],
+            finding["variant"]) == ("data-race", 1, "new", "counter", "bad")
+    assert finding["source"].startswith("logs/counter/bad/run1/tsan.")
+    [scenario] = data["scenarios"]
+    assert scenario["name"] == "counter" and scenario["verdict"] == "pass"
+    assert scenario["reasons"] == []
+    assert scenario["bad"]["exit_status"] == 66 and scenario["fixed"]["exit_status"] == 0
+    assert scenario["fixed"]["requests"] == 100 and scenario["fixed"]["status"] == {"200": 100}
+    assert scenario["bad"]["findings"] == 1 and scenario["fixed"]["findings"] == 0
+    assert scenario["fixed"]["peak_threads"] == 6
+    summary = (fake_tree.out / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("# racelab: PASS")
+    assert "| counter | pass | bad | 66 | 100 | 100 | 1 (data-race) | 6 |" in summary
+    assert "<details>" in summary
+
+
+def test_run_writes_json_with_sorted_keys(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    assert fake_tree.run().returncode == 0
+    text = (fake_tree.out / "results.json").read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+
+
+def test_run_exits_1_when_bad_variant_lost_its_bug(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(bad="clean_server.py")
+    done = fake_tree.run()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: fail: bad variant lost its bug: no data-race with a frame "
+        "matching /WriterAlpha|WriterBeta/"]
+    assert results(fake_tree)["verdict"] == "fail"
+
+
+def test_run_exits_1_when_no_frame_matches_the_manifest_regex(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(function="HandleHit")
+    done = fake_tree.run()
+    assert done.returncode == 1
+    assert "bad variant lost its bug: no data-race with a frame matching /HandleHit/" \
+        in done.stdout
+
+
+def test_run_exits_1_when_fixed_variant_reports(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(fixed="racy_server.py")
+    done = fake_tree.run()
+    assert done.returncode == 1
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: fail: fixed variant is not clean: 1 finding(s) (data-race)"]
+    variants = sorted(f["variant"] for f in results(fake_tree)["findings"])
+    assert variants == ["bad", "fixed"]
+
+
+def test_run_exits_1_when_fixed_serves_fewer_than_min_ok(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(requests=100, min_ok=101)
+    done = fake_tree.run()
+    assert done.returncode == 1
+    assert "fixed variant served 100 2xx responses, fewer than min_ok 101" in done.stdout
+
+
+def test_run_exits_1_when_fixed_exceeds_max_peak_threads(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(extra_fixed="max_peak_threads = 5")
+    done = fake_tree.run()
+    assert done.returncode == 1
+    assert "fixed variant peaked at 6 threads, more than max_peak_threads 5" in done.stdout
+
+
+def test_run_exits_2_when_server_crashes(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(bad="crashing_server.py")
+    done = fake_tree.run()
+    assert done.returncode == 2
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: error: bad: counter_bad crashed (signal SIGSEGV)"]
+    scenario = results(fake_tree)["scenarios"][0]
+    assert scenario["verdict"] == "error"
+    assert scenario["bad"]["signal"] == "SIGSEGV" and scenario["bad"]["exit_status"] is None
+
+
+def test_run_exits_2_when_server_hangs_after_sigterm(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(fixed="hanging_server.py")
+    done = fake_tree.run("--stop-timeout", "1")
+    assert done.returncode == 2
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: error: fixed: hang: counter_fixed did not exit within 1s of SIGTERM"]
+
+
+def test_run_exits_2_when_server_never_prints_listening_line(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(bad="silent_server.py")
+    done = fake_tree.run("--listen-timeout", "2", "--variant", "bad")
+    assert done.returncode == 2
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: error: bad: counter_bad never printed its listening line "
+        "(none within 2s)"]
+    stdout_copy = fake_tree.out / "logs" / "counter" / "bad" / "run1" / "server.stdout"
+    assert stdout_copy.read_text() == "starting up, but never listening\n"
+
+
+def test_run_exits_2_when_server_exits_before_listening(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(fixed="quitting_server.py")
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 2
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: error: fixed: counter_fixed never printed its listening line "
+        "(exited with status 3)"]
+    stderr_copy = fake_tree.out / "logs" / "counter" / "fixed" / "run1" / "server.stderr"
+    assert stderr_copy.read_text() == "fatal: cannot bind\n"
+
+
+def test_run_exits_2_when_tsan_log_is_truncated(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(bad="truncating_server.py")
+    done = fake_tree.run()
+    assert done.returncode == 2
+    [reason] = reason_lines(done.stdout)
+    assert reason.startswith("racelab: counter: error: bad: truncated TSan log: "
+                             "logs/counter/bad/run1/tsan.")
+    data = results(fake_tree)
+    # The cut report is still there: the gate must see it, and it matched the expectation.
+    assert [f["kind"] for f in data["findings"]] == ["data-race"]
+    assert data["verdict"] == "error"
+
+
+def test_run_exits_2_when_exit_status_66_leaves_no_report(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(report=None)
+    done = fake_tree.run("--variant", "bad")
+    assert done.returncode == 2
+    assert "exit status 66 says TSan reported, but no report was found" in done.stdout
+
+
+def test_run_exits_2_when_load_driver_prints_garbage(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    fake_tree.install("garbage_load.py", "racelab-load")
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 2
+    [reason] = reason_lines(done.stdout)
+    assert reason.startswith("racelab: counter: error: fixed: load driver output unusable: "
+                             "not one JSON object")
+
+
+def test_run_exits_2_when_a_binary_is_missing(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    (fake_tree.bin / "counter_fixed").unlink()
+    done = fake_tree.run()
+    assert done.returncode == 2
+    assert f"fixed: missing executable {fake_tree.bin / 'counter_fixed'}" in done.stdout
+
+
+def test_run_repeat_takes_the_union_and_counts_occurrences(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    done = fake_tree.run("--repeat", "2", "--variant", "bad")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "racelab: [1/1] counter bad run 2/2: 1 finding (data-race)" in done.stdout
+    data = results(fake_tree)
+    [finding] = data["findings"]
+    assert finding["count"] == 2
+    bad = data["scenarios"][0]["bad"]
+    assert [r["run"] for r in bad["runs"]] == [1, 2]
+    assert bad["findings"] == 1 and bad["occurrences"] == 2
+    assert data["scenarios"][0]["fixed"] is None
+
+
+def test_run_jobs_runs_every_scenario_and_keeps_their_order(fake_tree: FakeTree) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        fake_tree.add_scenario(name)
+    fake_tree.add_scenario("delta", bad="crashing_server.py")
+    done = fake_tree.run("--jobs", "2")
+    assert done.returncode == 2
+    data = results(fake_tree)
+    assert [(s["name"], s["verdict"]) for s in data["scenarios"]] == [
+        ("alpha", "pass"), ("beta", "pass"), ("delta", "error"), ("gamma", "pass")]
+
+
+def test_run_named_scenarios_only(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario("alpha")
+    fake_tree.add_scenario("beta", bad="crashing_server.py")
+    done = fake_tree.run("alpha")
+    assert done.returncode == 0
+    assert [s["name"] for s in results(fake_tree)["scenarios"]] == ["alpha"]
+
+
+def test_run_clears_stale_logs_of_an_earlier_run(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    stale = fake_tree.out / "logs" / "counter" / "fixed" / "run1" / "tsan.1"
+    stale.parent.mkdir(parents=True)
+    stale.write_text((Path(__file__).parent / "data" / "tsan_data_race.txt").read_text())
+    done = fake_tree.run()
+    assert done.returncode == 0, done.stdout
+    assert not stale.exists()
+
+
+def test_tsan_options_keep_user_keys_and_ours_win(tmp_path: Path) -> None:
+    options = runner.tsan_options(tmp_path / "tsan",
+                                  "halt_on_error=1:suppressions=/s.txt,verbosity=1",
+                                  symbolizers=())
+    assert options == (f"halt_on_error=0 suppressions=/s.txt verbosity=1 "
+                       f"log_path={tmp_path / 'tsan'} history_size=7 second_deadlock_stack=1 "
+                       f"detect_deadlocks=1 report_thread_leaks=1 exitcode=66")
+
+
+def test_tsan_options_add_a_symbolizer_unless_the_user_set_one(tmp_path: Path) -> None:
+    symbolizer = tmp_path / "llvm-symbolizer"
+    symbolizer.write_text("#!/bin/sh\n")
+    symbolizer.chmod(0o755)
+    chosen = runner.tsan_options(tmp_path / "tsan", None, symbolizers=("/nope", str(symbolizer)))
+    assert f"external_symbolizer_path={symbolizer}" in chosen.split()
+    kept = runner.tsan_options(tmp_path / "tsan", "external_symbolizer_path=/mine",
+                               symbolizers=(str(symbolizer),))
+    assert "external_symbolizer_path=/mine" in kept.split()
+    assert str(symbolizer) not in kept
+
+
+def test_parse_load_output_rejects_missing_fields() -> None:
+    good = {"requests": 3, "status": {"200": 3}, "transport_errors": 0, "disconnects": 0,
+            "latency_ms": {"p50": 1.0}, "peak_threads": None, "elapsed_ms": 2.0}
+    assert runner.parse_load_output(json.dumps(good)).ok_count() == 3
+    for key in ("requests", "status", "latency_ms", "elapsed_ms"):
+        broken = {k: v for k, v in good.items() if k != key}
+        try:
+            runner.parse_load_output(json.dumps(broken))
+        except ValueError as err:
+            assert key in str(err)
+        else:
+            raise AssertionError(f"accepted a result without {key}")
