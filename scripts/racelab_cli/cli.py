@@ -1,22 +1,27 @@
 """racelab's command line: argument parsing and one pipeline function per command.
 
 Exit codes (DESIGN.md): 0 pass; 1 the gate found what it must refuse; 2 could not decide
-(usage error, build failure, crash without a report, hang, missing or truncated log).
+(usage error, build failure, crash without a report, hang, missing or truncated log, a bad
+baseline or suppressions file).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from . import build, catalog, deps, parse, reports, runner
+from . import baseline as baseline_file
+from . import build, catalog, deps, diff, gate, parse, reports, runner, suppressions
 from . import patterns as P
-from .model import (EXIT_FOR_VERDICT, EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, ParseResult,
-                    Scenario)
+from .model import (EXIT_FOR_VERDICT, EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline,
+                    Frame, GateResults, ParseResult, Scenario, SuppressionFile)
 from .progress import Progress
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (UsageError, catalog.ManifestError) as err:
+    except (UsageError, catalog.ManifestError, baseline_file.BaselineError,
+            suppressions.SuppressionError, diff.InputError) as err:
         _error(str(err))
         return EXIT_UNDECIDED
     except deps.DepsError as err:
@@ -95,7 +101,64 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--stop-timeout", type=_positive_float, default=20.0,
                          metavar="S", help="seconds a server may take to exit after "
                                            "SIGTERM (default 20)")
+    _add_gate_files(running)
     running.set_defaults(command=cmd_run)
+
+    diffing = sub.add_parser(
+        "diff", help="fixed / remaining / introduced findings between two results",
+        description="Compare two results.json (or `racelab parse --json`) files by "
+                    "fingerprint. Exit 0 when nothing was introduced, 1 when something "
+                    "was, 2 on bad input.")
+    diffing.add_argument("before", type=Path, metavar="BEFORE.json")
+    diffing.add_argument("after", type=Path, metavar="AFTER.json")
+    diffing.add_argument("--json", action="store_true",
+                         help="print one racelab.diff/1 object")
+    diffing.set_defaults(command=cmd_diff)
+
+    gating = sub.add_parser(
+        "gate", help="run COMMAND under TSan options (or read --logs DIR) and gate on the "
+                     "reports",
+        usage="racelab gate [--baseline F] [--suppressions F] [--out DIR] [--timeout S] "
+              "-- COMMAND...\n       racelab gate [--baseline F] [--suppressions F] "
+              "[--out DIR] --logs DIR",
+        description="Gate any project's TSan run on the reports it leaves, never on the exit "
+                    "status alone. Exit 0: no new finding; 1: a new finding (not suppressed, "
+                    "not in the baseline); 2: could not decide.")
+    _add_gate_files(gating)
+    gating.add_argument("--out", type=_path, default=None, metavar="DIR",
+                        help="where results.json, summary.md, junit.xml, results.sarif, "
+                             "index.html and logs/gate/ go (default: ./reports)")
+    gating.add_argument("--logs", type=_path, default=None, metavar="DIR",
+                        help="judge the logs in DIR (TSan log_path files or any text logs) "
+                             "instead of running a command")
+    gating.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
+                        help="kill COMMAND (exit 2) when it runs longer than S seconds")
+    gating.add_argument("--source-root", type=_directory, default=None, metavar="DIR",
+                        help="repository root that report locations are relative to "
+                             "(default: the git work tree around the current directory)")
+    gating.add_argument("gated", nargs=argparse.REMAINDER, metavar="COMMAND",
+                        help="the command to run, after --")
+    gating.set_defaults(command=cmd_gate)
+
+    base = sub.add_parser("baseline", help="maintain the baseline of known findings")
+    base_sub = base.add_subparsers(dest="action", required=True, metavar="ACTION")
+    updating = base_sub.add_parser(
+        "update", help="add a results.json's new findings to the baseline",
+        description="Add an entry for each finding of RESULTS.json that the baseline lacks "
+                    "(with --reason); keep every existing entry as it is; list entries "
+                    "whose finding is gone (stale) and remove them only with --prune.")
+    updating.add_argument("results", type=Path, metavar="RESULTS.json")
+    updating.add_argument("--baseline", type=Path, default=Path("ci/baseline.json"),
+                          metavar="F", help="the baseline file (default: ci/baseline.json; "
+                                            "created when missing)")
+    updating.add_argument("--reason", default=None, metavar="TEXT",
+                          help="why the added findings are accepted (required when any "
+                               "are added)")
+    updating.add_argument("--expires", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                          help="expiry date of the added entries (default: none)")
+    updating.add_argument("--prune", action="store_true",
+                          help="remove entries whose finding is not in RESULTS.json")
+    updating.set_defaults(command=cmd_baseline_update)
 
     testing = sub.add_parser("test", help="the whole test suite: build, ctest, pytest, run")
     testing.set_defaults(command=cmd_test)
@@ -133,6 +196,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenarios = select_scenarios(args.root, args.names)
+    args.baseline_data, args.suppression_data = load_gate_files(args)
     deps.ensure()
     progress = Progress()
     if not args.no_build:
@@ -149,23 +213,112 @@ def run_and_report(scenarios: Sequence[Scenario], args: argparse.Namespace,
     config = runner.RunConfig(
         root=args.root, bin_dir=args.build_dir / "bin", out=args.out, variants=variants,
         repeat=args.repeat, jobs=args.jobs, listen_timeout_s=args.listen_timeout,
-        load_timeout_s=args.load_timeout, stop_timeout_s=args.stop_timeout)
+        load_timeout_s=args.load_timeout, stop_timeout_s=args.stop_timeout,
+        suppressions=getattr(args, "suppression_data", None),
+        baseline=getattr(args, "baseline_data", None))
     try:
         results = runner.run_scenarios(scenarios, config, progress)
     finally:
         progress.clear()
-    reports.write_results_json(args.out, results)
-    reports.write_summary_md(args.out, results)
+    reports.write_all(args.out, results,
+                      reports.ReportContext(source_root=args.root, scenario_root=args.root))
+    for warning in results.warnings():
+        progress.line(f"racelab: warning: {warning}")
     verdict_line = (f"racelab: verdict {results.verdict} ({reports.counts_line(results)}); "
                     f"reports in {args.out}")
     progress.line(verdict_line)
     return EXIT_FOR_VERDICT[results.verdict], verdict_line
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Exit 0 when AFTER introduced nothing, 1 when it did, 2 on bad input."""
+    before = diff.load_findings(args.before)
+    after = diff.load_findings(args.after)
+    result = diff.diff(before, after)
+    if args.json:
+        sys.stdout.write(reports.dump_json(result.to_json()))
+    else:
+        context = reports.ReportContext(source_root=_source_root(Path.cwd()))
+        sys.stdout.write(diff.text_listing(
+            result, lambda top: _frame_from_json(top, context)))
+    return EXIT_REFUSE if result.introduced else EXIT_PASS
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """Run COMMAND (or read --logs DIR), judge its TSan reports, write the reports."""
+    command = list(args.gated)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if command and args.logs is not None:
+        raise UsageError("gate takes either -- COMMAND... or --logs DIR, not both")
+    if not command and args.logs is None:
+        raise UsageError("gate needs a command (racelab gate -- COMMAND...) or --logs DIR")
+    baseline_data, suppression_data = load_gate_files(args)
+    out = args.out if args.out is not None else _path("reports")
+    out.mkdir(parents=True, exist_ok=True)
+    source_root = args.source_root or _source_root(Path.cwd())
+    if command:
+        print(f"racelab: gate: $ {shlex.join(command)}", flush=True)
+    config = gate.GateConfig(out=out, command=command or None, logs_dir=args.logs,
+                             suppressions=suppression_data, baseline=baseline_data,
+                             timeout_s=args.timeout, echo=_echo)
+    results = gate.run_gate(config)
+    context = reports.ReportContext(source_root=source_root)
+    reports.write_all(out, results, context)
+    print_gate_outcome(results, out, context)
+    return EXIT_FOR_VERDICT[results.verdict]
+
+
+def print_gate_outcome(results: GateResults, out: Path,
+                       context: reports.ReportContext) -> None:
+    for finding in results.findings():
+        report = finding.report
+        where = _frame_from_json(report.top_frame.to_json() if report.top_frame else None,
+                                 context)
+        extra = f" by {finding.suppressed_by}" if finding.suppressed_by else ""
+        print(f"racelab: {finding.status}{extra}: {report.kind} x{finding.count} at {where} "
+              f"[{report.fingerprint}]")
+    for warning in results.warnings():
+        print(f"racelab: warning: {warning}")
+    for error in results.errors:
+        _error(error)
+    print(f"racelab: verdict {results.verdict} ({reports.verdict_line(results)}); reports "
+          f"in {out}", flush=True)
+
+
+def cmd_baseline_update(args: argparse.Namespace) -> int:
+    findings = diff.load_findings(args.results)
+    path = args.baseline
+    if path.exists():
+        current = baseline_file.load(path)
+    else:
+        current = Baseline(path, [])
+    context = reports.ReportContext(source_root=_source_root(Path.cwd()))
+    outcome = baseline_file.update(
+        current, findings, reason=args.reason, expires=args.expires, prune=args.prune,
+        today=date.today(), describe_frame=lambda top: _frame_from_json(top, context)
+        if top else None)
+    baseline_file.save(current)
+    for entry in outcome.added:
+        print(f"racelab: added {entry.describe()}")
+    for entry in outcome.expired:
+        print(f"racelab: warning: entry {entry.describe()} expired on "
+              f"{entry.expires.isoformat()}: renew or fix it (kept as it is)")
+    for entry in outcome.stale:
+        print(f"racelab: stale {entry.describe()}: its finding is not in {args.results} "
+              "(kept; --prune removes it)")
+    for entry in outcome.removed:
+        print(f"racelab: removed stale {entry.describe()}")
+    print(f"racelab: baseline {path}: {len(outcome.added)} added, {len(outcome.kept)} kept, "
+          f"{len(outcome.stale)} stale, {len(outcome.removed)} removed; "
+          f"{len(current.entries)} entries")
+    return EXIT_PASS
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """deps, configure, build, ctest, pytest, racelab run; each runner's closing line is
     printed again at the end. 0 only if all passed; 2 if a step could not run."""
-    deps.ensure()
+    deps.ensure(deps.test_packages())
     outcomes: list[tuple[str, int, str | None]] = []  # (step, exit class, closing line)
     built = True
     for step, cmd in (("configure", ["cmake", "--preset", DEFAULT_PRESET]),
@@ -213,6 +366,53 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 # --- Helpers -------------------------------------------------------------------------------
+
+def _add_gate_files(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baseline", type=_path, default=None, metavar="F",
+                        help="known findings (racelab.baseline/1): they pass as 'known'")
+    parser.add_argument("--suppressions", type=_path, default=None, metavar="F",
+                        help="a TSan suppressions file, passed to the runtime and checked "
+                             "for entries that matched nothing")
+
+
+def load_gate_files(args: argparse.Namespace) -> tuple[Baseline | None,
+                                                       SuppressionFile | None]:
+    """The --baseline and --suppressions files, validated (BaselineError or
+    SuppressionError name the file and the problem)."""
+    data = baseline_file.load(args.baseline) if args.baseline is not None else None
+    rules = suppressions.load(args.suppressions) if args.suppressions is not None else None
+    return data, rules
+
+
+def _frame_from_json(top: dict[str, Any] | None, context: reports.ReportContext) -> str:
+    """"HandleHit scenarios/counter/counter.cc:18" for a frame object of the JSON."""
+    if not top:
+        return "no non-runtime frame"
+    frame = Frame(function=top.get("function") or "?", file=top.get("file"),
+                  line=top.get("line"), column=top.get("column"), module=top.get("module"))
+    name = parse.normalize_function(frame.function) or frame.function
+    return f"{name} {context.location(frame)}" if frame.file else name
+
+
+def _source_root(start: Path) -> Path:
+    """The git work tree around `start`, else `start` itself."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+def _echo(chunk: bytes) -> None:
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
+
+
+def _iso_date(text: str) -> date:
+    value = baseline_file.parse_date(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD")
+    return value
+
 
 def select_scenarios(root: Path, names: Sequence[str]) -> list[Scenario]:
     """The named scenarios (all when none are named), validated. Raises UsageError for an

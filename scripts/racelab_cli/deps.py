@@ -32,6 +32,11 @@ PACKAGES = (
     "python3-hypothesis",
 )
 
+# What only the test suite needs, beyond PACKAGES: a command, and the Debian package that
+# provides it when it is missing. npm installs Microsoft's SARIF validator for the SARIF
+# tests; images whose nodejs bundles npm (NodeSource's) need no extra package.
+TEST_COMMANDS = (("npm", "npm"),)
+
 Runner = Callable[..., subprocess.CompletedProcess]
 
 
@@ -55,6 +60,12 @@ def missing_packages(packages: Sequence[str] = PACKAGES, *,
         if status.split()[-1:] == ["installed"]:
             installed.add(name.split(":", 1)[0])
     return [p for p in packages if p not in installed]
+
+
+def test_packages(which: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
+    """PACKAGES plus the packages that provide the test suite's missing commands."""
+    which = which or shutil.which
+    return PACKAGES + tuple(pkg for command, pkg in TEST_COMMANDS if which(command) is None)
 
 
 def ensure(packages: Sequence[str] = PACKAGES, *, run: Runner | None = None,

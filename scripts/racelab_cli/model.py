@@ -6,8 +6,10 @@ exactly the fields DESIGN.md lists, so the writers never reach into attributes b
 
 from __future__ import annotations
 
-import dataclasses
+import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +23,20 @@ VARIANTS = ("bad", "fixed")
 
 @dataclass(frozen=True)
 class Frame:
-    """One line of a stack: "#0 f() /src/x.cc:4:11 (server+0x1a)"."""
+    """One line of a stack: "#0 f() /src/x.cc:4:11 (server+0x1a)". `offset` is set for an
+    unsymbolized frame ("<null> <null> (server+0x1a)") only, where it names the frame in
+    fingerprints; it is neither in the JSON nor in equality."""
 
     function: str
     file: str | None = None
     line: int | None = None
     column: int | None = None
     module: str | None = None
+    offset: int | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {"function": self.function, "file": self.file, "line": self.line,
+                "column": self.column, "module": self.module}
 
 
 @dataclass
@@ -58,6 +64,7 @@ class Report:
     source: str
     line: int = 0            # 1-based line of the headline in `source`; not in the JSON
     truncated: bool = False  # the closing line never came; flagged in errors, not the JSON
+    pid: int | None = None   # the reporting process, when the log says; not in the JSON
 
     def functions(self) -> list[str]:
         """Every frame's function, in order, over all stacks."""
@@ -178,6 +185,7 @@ class RunOutcome:
     log_files: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    matched: list["MatchedSuppression"] = field(default_factory=list)  # not in the JSON
 
     def to_json(self) -> dict[str, Any]:
         load = self.load
@@ -201,19 +209,35 @@ class RunOutcome:
 
 @dataclass
 class Finding:
-    """A distinct report (by fingerprint) of one variant, with how often it occurred."""
+    """A distinct report (by fingerprint) of one variant (or of one gate), with how often
+    it occurred. `status` is "new", "known" (excused by a baseline entry) or "suppressed"
+    (matched by a suppression); `suppressed_by` ("race:pattern") is not in the JSON."""
 
     report: Report
     count: int
     scenario: str | None
     variant: str | None
     status: str = "new"
+    suppressed_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = self.report.to_json()
         out.update(count=self.count, status=self.status, scenario=self.scenario,
                    variant=self.variant)
         return out
+
+
+def merge_reports(reports: Iterable[Report], scenario: str | None = None,
+                  variant: str | None = None) -> list[Finding]:
+    """One finding per fingerprint, count = occurrences, in order of first appearance."""
+    by_print: dict[str, Finding] = {}
+    for report in reports:
+        found = by_print.get(report.fingerprint)
+        if found is None:
+            by_print[report.fingerprint] = Finding(report, 1, scenario, variant)
+        else:
+            found.count += 1
+    return list(by_print.values())
 
 
 @dataclass
@@ -223,6 +247,7 @@ class VariantOutcome:
     variant: str
     runs: list[RunOutcome] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # why judge() failed it; not in JSON
 
     def errors(self) -> list[str]:
         many = len(self.runs) > 1
@@ -268,7 +293,12 @@ class ScenarioResult:
 
 @dataclass
 class RunResults:
+    """What `racelab run` found; `baseline` and `suppressions` only when they were given
+    (and only then in the JSON)."""
+
     scenarios: list[ScenarioResult]
+    baseline: "BaselineCheck | None" = None
+    suppressions: "SuppressionCheck | None" = None
 
     @property
     def verdict(self) -> str:
@@ -280,13 +310,238 @@ class RunResults:
     def findings(self) -> list[Finding]:
         return [f for s in self.scenarios for f in s.findings()]
 
+    def warnings(self) -> list[str]:
+        """Baseline and suppression warnings (they never change the verdict by themselves)."""
+        return _checks_warnings(self.baseline, self.suppressions)
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema": RESULTS_SCHEMA,
             "verdict": self.verdict,
             "findings": [f.to_json() for f in self.findings()],
             "scenarios": [s.to_json() for s in self.scenarios],
         }
+        _add_checks(out, self.baseline, self.suppressions)
+        return out
+
+
+# --- Baseline and suppressions -------------------------------------------------------------
+
+@dataclass
+class BaselineEntry:
+    """One accepted finding in a committed baseline (`racelab.baseline/1`)."""
+
+    fingerprint: str
+    kind: str
+    top_frame: str | None  # for people reading the file: "HandleHit scenarios/x.cc:18"
+    reason: str            # why it is accepted; required
+    expires: date | None = None
+
+    def expired(self, today: date) -> bool:
+        """An entry is good through its expiry day."""
+        return self.expires is not None and today > self.expires
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.fingerprint}" + (f" at {self.top_frame}"
+                                                     if self.top_frame else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "kind": self.kind,
+                "top_frame": self.top_frame, "reason": self.reason,
+                "expires": self.expires.isoformat() if self.expires else None}
+
+
+@dataclass
+class Baseline:
+    path: Path
+    entries: list[BaselineEntry] = field(default_factory=list)
+    comment: str | None = None  # optional free text for people ("comment" in the file)
+
+    def get(self, fingerprint: str) -> BaselineEntry | None:
+        for entry in self.entries:
+            if entry.fingerprint == fingerprint:
+                return entry
+        return None
+
+
+@dataclass
+class BaselineCheck:
+    """How findings met a baseline: which entries excused one (known), which expired (their
+    findings count as new) and which matched nothing (stale)."""
+
+    file: str
+    known: list[BaselineEntry] = field(default_factory=list)
+    expired: list[BaselineEntry] = field(default_factory=list)
+    stale: list[BaselineEntry] = field(default_factory=list)
+    expired_seen: set[str] = field(default_factory=set)  # expired entries whose finding came
+
+    def warnings(self) -> list[str]:
+        out = []
+        for entry in self.expired:
+            if entry.fingerprint in self.expired_seen:
+                out.append(f"baseline {self.file}: entry {entry.describe()} expired on "
+                           f"{entry.expires.isoformat()}: it no longer excuses its finding, "
+                           "which counts as new")
+            else:
+                out.append(f"baseline {self.file}: entry {entry.describe()} expired on "
+                           f"{entry.expires.isoformat()} (and its finding was not seen)")
+        for entry in self.stale:
+            if entry in self.expired:
+                continue
+            out.append(f"baseline {self.file}: entry {entry.describe()} is stale: its "
+                       "finding was not seen (remove it with racelab baseline update --prune)")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file,
+                "known": [e.fingerprint for e in self.known],
+                "expired": [e.fingerprint for e in self.expired],
+                "stale": [e.fingerprint for e in self.stale]}
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One line of a TSan suppressions file: "race:HandleHit" (line is 1-based)."""
+
+    type: str
+    pattern: str
+    line: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.type}:{self.pattern}"
+
+
+@dataclass
+class SuppressionFile:
+    """A validated TSan suppressions file."""
+
+    path: Path
+    suppressions: list[Suppression] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MatchedSuppression:
+    """A line of TSan's "Matched N suppressions" block: "<count> <type>:<pattern>"."""
+
+    type: str
+    pattern: str
+    count: int
+    source: str  # the log file it came from
+
+    @property
+    def text(self) -> str:
+        return f"{self.type}:{self.pattern}"
+
+
+@dataclass
+class SuppressionCheck:
+    """Which suppressions of a file matched (with counts: TSan's own, plus reports racelab
+    tied to them) and which matched nothing (stale). `other` holds matches of patterns
+    that are not in the file (the runtime's built-in suppressions, or another file)."""
+
+    file: str
+    suppressions: list[Suppression]
+    counts: dict[str, int] = field(default_factory=dict)  # "type:pattern" -> hits
+    other: dict[str, int] = field(default_factory=dict)
+
+    def matched(self) -> list[tuple[Suppression, int]]:
+        return [(s, self.counts[s.text]) for s in self.suppressions
+                if self.counts.get(s.text, 0) > 0]
+
+    def stale(self) -> list[Suppression]:
+        return [s for s in self.suppressions if self.counts.get(s.text, 0) == 0]
+
+    def warnings(self) -> list[str]:
+        return [f"suppressions {self.file}:{s.line}: {s.text} matched nothing (stale)"
+                for s in self.stale()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file,
+                "matched": [{"type": s.type, "pattern": s.pattern, "line": s.line,
+                             "count": n} for s, n in self.matched()],
+                "stale": [{"type": s.type, "pattern": s.pattern, "line": s.line}
+                          for s in self.stale()],
+                "other": [{"suppression": text, "count": n}
+                          for text, n in sorted(self.other.items())]}
+
+
+def _checks_warnings(baseline: BaselineCheck | None,
+                     suppressions: SuppressionCheck | None) -> list[str]:
+    return ((baseline.warnings() if baseline else [])
+            + (suppressions.warnings() if suppressions else []))
+
+
+def _add_checks(out: dict[str, Any], baseline: BaselineCheck | None,
+                suppressions: SuppressionCheck | None) -> None:
+    if baseline is not None:
+        out["baseline"] = baseline.to_json()
+    if suppressions is not None:
+        out["suppressions"] = suppressions.to_json()
+
+
+# --- Gating another project's run ----------------------------------------------------------
+
+@dataclass
+class GatedLog:
+    """One log the gate read: a TSan log_path file (one per process) or a text log."""
+
+    source: str                      # as shown in reports (relative to OUT when inside it)
+    reports: list[Report] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    matched: list[MatchedSuppression] = field(default_factory=list)
+
+
+@dataclass
+class GateResults:
+    """What `racelab gate` decided. `command` is None for `--logs DIR`."""
+
+    command: list[str] | None
+    logs_dir: str | None = None
+    exit_status: int | None = None
+    signal: str | None = None
+    elapsed_s: float = 0.0
+    logs: list[GatedLog] = field(default_factory=list)
+    findings_: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # anything that makes it undecidable
+    notes: list[str] = field(default_factory=list)   # what a reader should know
+    baseline: BaselineCheck | None = None
+    suppressions: SuppressionCheck | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.errors:
+            return "error"
+        return "fail" if any(f.status == "new" for f in self.findings_) else "pass"
+
+    def findings(self) -> list[Finding]:
+        return list(self.findings_)
+
+    def warnings(self) -> list[str]:
+        return self.notes + _checks_warnings(self.baseline, self.suppressions)
+
+    def describe(self) -> str:
+        """"ctest --test-dir build" or "logs in DIR"."""
+        if self.command is not None:
+            return shlex.join(self.command)
+        return f"logs in {self.logs_dir}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema": RESULTS_SCHEMA,
+            "verdict": self.verdict,
+            "findings": [f.to_json() for f in self.findings_],
+            "gate": {"command": list(self.command) if self.command is not None else None,
+                     "logs_dir": self.logs_dir,
+                     "exit_status": self.exit_status,
+                     "signal": self.signal,
+                     "elapsed_s": round(self.elapsed_s, 3),
+                     "log_files": [log.source for log in self.logs],
+                     "errors": list(self.errors),
+                     "notes": list(self.notes)},
+        }
+        _add_checks(out, self.baseline, self.suppressions)
+        return out
 
 
 EXIT_PASS = 0

@@ -1,17 +1,27 @@
-"""Find sanitizer reports in text and turn them into `Report`s with stable fingerprints.
+"""Find ThreadSanitizer and Go race-detector reports in logs; give each a stable fingerprint.
 
-Block structure (clang's and GCC's ThreadSanitizer print the same shape):
+Grammar. clang's runtime (clang++ -fsanitize=thread) and GCC's libtsan print one shape:
 
     ==================
     WARNING: ThreadSanitizer: <headline> (pid=N)
       <stack title>:
-        #0 <function> <file>:<line>:<column> (<module>+0x<offset>) (BuildId: ...)
+        #0 <function> <file>:<line>[:<column>] (<module>+0x<offset>) [(BuildId: <hex>)]
         ...
-      <other notes: "Location is global ...", "Cycle in lock order graph: ...">
+      Location is global 'counter' of size 4 at 0x... (<module>+0x...)
+      Thread T1 'name' (tid=7, running) created by main thread at:
+        #0 pthread_create ...
     SUMMARY: ThreadSanitizer: <summary>
     ==================
 
-and, for a process that dies of a signal:
+Stack titles: "Write of size 4 at 0x... by thread T2", "Previous read of size 8 ...",
+"Mutex M1 acquired here while holding mutex M0 in thread T1", "Mutex M0 (0x...) created
+at", "Location is heap block of size 4 at 0x... allocated by main thread", "As if
+synchronized via sleep", "and", ... Some kinds (destroy of a locked mutex, signal-unsafe
+call, ...) start with frames and no title: that stack is titled by the headline. "[failed
+to restore the stack]" leaves a titled stack empty. Notes ("Location is stack of thread
+T1.", "Cycle in lock order graph: ...", "Hint: ...") are skipped.
+
+A process that dies of a signal prints
 
     ThreadSanitizer:DEADLYSIGNAL
     ==PID==ERROR: ThreadSanitizer: SEGV on unknown address 0x0 (pc ... T1)
@@ -19,46 +29,118 @@ and, for a process that dies of a signal:
     SUMMARY: ThreadSanitizer: SEGV x.cc:7:67 in f
     ==PID==ABORTING
 
-A block whose closing line never comes (the process was killed mid-report, or the log was
-cut), or that closes without its SUMMARY line, is still returned, and an error names it: a truncated log is something the gate must
-not ignore. Nothing in here raises on bad input: unreadable, binary or random text comes
-back as `ParseError`s.
+(kind `deadly-signal`), and Go's race detector (`go run -race`, `go test -race`) prints
+two-line frames, titles at column 0 and no SUMMARY (tool `go-race`, kind `data-race`):
+
+    ==================
+    WARNING: DATA RACE
+    Write at 0x00c000012345 by goroutine 7:
+      main.main.func1()
+          /src/x.go:12 +0x44
+    ...
+    ==================
+
+Frames: clang prints columns and BuildIds, GCC neither; unsymbolized frames are
+"<null> <null> (module+0xoffset)"; a frame's function, file, line, column and module are
+split from the right with string methods. The tool is "gcc-tsan" when a frame is in
+libtsan.so, "clang-tsan" when one has a column or a BuildId, and "gcc-tsan" when frames have
+lines but never a column.
+
+Messy input. CI timestamps (GitHub/Azure, GitLab, ISO, "[12:00:01]") and ANSI colours are
+removed from every line; "\\r" keeps what a terminal would show. Whatever precedes a headline
+("3: " from ctest, "server_1  | " from compose) is that report's line prefix: its lines are
+the ones that start with it (digits may differ, so syslog-style timestamps still match).
+Reports of several processes in one stream are told apart by that prefix, by pid ("(pid=N)",
+"==N=="), by frame numbers that continue a stack, and by a separator that is immediately
+followed by a headline (it opens the other process's report, it does not close this one).
+Each log_path file ("tsan.1234") is one process: its name gives the pid. A report that never
+closes (process killed, log cut), or closes without its SUMMARY, is kept with
+`truncated=True` and an error naming its source and line; one with more than
+MAX_REPORT_FRAMES frames keeps the first ones and gets an error. Fewer reports than a
+process announced ("ThreadSanitizer: reported 3 warnings", "Found 2 data race(s)") is an
+error, and so is a runtime failure ("ThreadSanitizer: CHECK failed: ..."). Nothing here
+raises on bad input: NUL bytes, random text or bytes come back as `ParseError`s at worst.
+
+Streaming. `iter_stream` reads a file object in chunks and yields each report as soon as
+it closes: memory is bounded by the largest report (lines are cut at MAX_LINE_CHARS).
+`parse_file` / `parse_text` collect everything into a `ParseResult`, reports in order of
+their headline. Most lines of a log are not report lines: outside a report a line costs
+three substring tests.
+
+Fingerprint recipe (`fingerprint`):
+  1. The report's primary stacks: the conflicting accesses ("Write of size 4 ...",
+     "Previous read ...", "Modifying access of ...", Go's "Write at ..."), or the edges of a
+     lock-order cycle ("Mutex M1 acquired here while holding mutex M0 ..."); for every other
+     kind, the first stack that has frames.
+  2. Per stack, the frames that count (`is_runtime_frame` is False: not the sanitizer
+     runtime, its interceptors, libc, the static-initialiser glue, standard-library
+     internals or headers, Go's runtime/sync/testing packages; the list is the six patterns
+     under "Frames that do not count" in patterns.py). Each becomes a token:
+       C++: `normalize_function` (no return type, arguments, template arguments,
+            "(anonymous namespace)", clone suffixes, ABI tags; lambdas and unnamed types
+            become "lambda" / "unnamed"), then only its last "::" component, because GCC's
+            symbolizer often prints "Set" where clang prints "Gauge<long>::Set(long)";
+       Go:  the function without arguments and type parameters, closures "func1" -> "func";
+       unsymbolized: "<module basename>+0x<offset>" (stable across runs and ASLR, not
+            across rebuilds: nothing better is printed).
+     Consecutive equal tokens collapse (GCC repeats a deleting destructor, the external
+     API repeats the caller); the first FINGERPRINT_FRAMES tokens are the stack's signature.
+  3. sha1 of the kind and the sorted signatures, 16 hex digits. Sorting makes the two
+     accesses of a race (or the two edges of a cycle) give one fingerprint in either order.
+Never in it: addresses, offsets of symbolized frames, pids, thread and mutex ids, tids,
+line and column numbers, file paths, build ids, timestamps. So a rebuild, ASLR, another
+process, or code added elsewhere in a file leave it unchanged, and clang and GCC agree on
+the same race when their frames agree. The price of name-only tokens: two races whose top
+frames have the same unqualified names in two classes share a fingerprint.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from . import patterns as P
 from .model import Frame, ParseError, ParseResult, Report, Stack
 
-FINGERPRINT_FRAMES = 3  # non-runtime frames per stack that make a signature (as ClusterFuzz)
+FINGERPRINT_FRAMES = 3       # counting frames per stack in a signature (as ClusterFuzz)
+MAX_REPORT_FRAMES = 5000     # a report with more is a runaway: the rest is dropped
+MAX_REPORT_STACKS = 1000     # likewise for titled stacks
+MAX_LINE_CHARS = 64 * 1024   # longer lines are cut (a report line is a few hundred chars)
+MAX_OPEN_REPORTS = 16        # reports of different processes open at once in one stream
+CHUNK_BYTES = 256 * 1024     # what iter_stream reads at a time
+_CACHE_LIMIT = 20_000        # entries per memo table before it is emptied (a few MB)
+
+_TSAN = "WARNING: ThreadSanitizer: "
+_GO = "WARNING: DATA RACE"
+_SUMMARY = "SUMMARY: ThreadSanitizer: "
+_FAILED_STACK = "[failed to restore the stack]"
+_DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
+_CLEAN_FIRST = "[0123456789"  # first characters of a CI timestamp (and "", harmlessly)
 
 
 # --- Public API ----------------------------------------------------------------------------
 
 def parse_text(text: str, source: str) -> ParseResult:
     """Every report in `text`; `source` names where it came from (a file path)."""
-    parser = _BlockParser(source)
-    for number, raw in enumerate(text.splitlines(), start=1):
-        parser.feed(number, clean_line(raw))
-    parser.finish()
-    result = ParseResult(parser.reports, parser.errors)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    items = list(iter_reports(lines, source))
     nul = text.find("\x00")
     if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        result.errors.append(ParseError(source, line, "binary data (NUL bytes) in the input"))
-    return result
+        items.append(_nul_error(source, text.count("\n", 0, nul) + 1))
+    return _collect(items)
 
 
 def parse_file(path: Path | str, source: str | None = None) -> tuple[ParseResult, bool]:
-    """Parse one file (named `source` in the result, default its path). Returns the result
-    and whether the file could be read at all."""
+    """Parse one file, streamed (named `source` in the result, default its path). Returns
+    the result and whether the file could be read at all."""
     source = str(path) if source is None else source
     try:
-        data = Path(path).read_bytes()
+        stream = Path(path).open("rb")
     except FileNotFoundError:
         return ParseResult(errors=[ParseError(source, None, "no such file")]), False
     except IsADirectoryError:
@@ -66,7 +148,35 @@ def parse_file(path: Path | str, source: str | None = None) -> tuple[ParseResult
     except OSError as err:
         return ParseResult(errors=[ParseError(source, None,
                                               f"cannot read: {err.strerror or err}")]), False
-    return parse_text(data.decode("utf-8", errors="replace"), source), True
+    with stream:
+        pid = P.LOG_PATH_PID.search(Path(path).name)
+        return parse_stream(stream, source, pid=int(pid["pid"]) if pid else None), True
+
+
+def parse_stream(stream: IO[bytes] | IO[str], source: str,
+                 pid: int | None = None) -> ParseResult:
+    """Every report in a file object (binary or text), read in chunks. `pid` is the
+    process that wrote it when known (a log_path file), for reports that do not say."""
+    return _collect(iter_stream(stream, source, pid=pid))
+
+
+def iter_stream(stream: IO[bytes] | IO[str], source: str,
+                pid: int | None = None) -> Iterator[Report | ParseError]:
+    """Reports and errors of a file object, each yielded as soon as it is complete; the
+    parser never holds more than the reports still open (one, unless processes
+    interleave). A read error ends the stream with a ParseError."""
+    lines = _ChunkedLines(stream)
+    yield from iter_reports(lines, source, pid=pid)
+    if lines.read_error is not None:
+        yield ParseError(source, lines.count or None, f"cannot read: {lines.read_error}")
+    if lines.nul_line is not None:
+        yield _nul_error(source, lines.nul_line)
+
+
+def iter_reports(lines: Iterable[str], source: str,
+                 pid: int | None = None) -> Iterator[Report | ParseError]:
+    """Reports and errors found in `lines` (without line ends), in the order they close."""
+    return _Parser(source, pid).run(lines)
 
 
 def kind_slug(headline: str) -> str:
@@ -80,15 +190,197 @@ def kind_slug(headline: str) -> str:
 
 def normalize_function(name: str) -> str:
     """A function name without return type, template and argument lists, qualifiers,
-    addresses or line numbers: "void ns::f<int>(int) const" -> "ns::f"."""
-    text = P.ANONYMOUS_NAMESPACE.sub("", name)
+    clone suffixes, ABI tags, addresses or line numbers, with lambdas named "lambda":
+    "void ns::f<int>(int) const" -> "ns::f", "main::{lambda()#1}::operator()() const" ->
+    "main::lambda::operator()". A Go name keeps its package and receiver:
+    "main.(*Stats).Hit()" -> "main.(*Stats).Hit", "main.main.func1()" -> "main.main.func"."""
+    cached = _NORMALIZED.get(name)
+    if cached is None:
+        cached = _normalize(name)
+        _remember(_NORMALIZED, name, cached)
+    return cached
+
+
+def is_runtime_frame(frame: Frame) -> bool:
+    """True for a frame that top_frame and fingerprints skip: the sanitizer runtime and its
+    interceptors, libc, static-initialiser glue, the standard library's internals and
+    headers, Go's runtime/sync/testing packages (patterns.py, "Frames that do not count").
+    An unsymbolized frame counts when it is in the program's own module."""
+    if frame.function == "<null>" or not frame.function.strip():
+        return not frame.module or bool(P.RUNTIME_MODULE.search(frame.module))
+    cached = _RUNTIME.get(frame)
+    if cached is None:
+        cached = _is_runtime(frame)
+        _remember(_RUNTIME, frame, cached)
+    return cached
+
+
+def fingerprint(kind: str, stacks: list[Stack]) -> str:
+    """Hex digest of the kind and the signatures of the report's primary stacks; the
+    recipe is in this module's docstring."""
+    signatures = sorted(" > ".join(_signature(s)) for s in _primary_stacks(stacks))
+    text = kind + "\n" + "\n".join(signatures)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def clean_line(raw: str) -> str:
+    """A line without ANSI escapes, a CI timestamp prefix, what a carriage return
+    overwrote, or a trailing CR."""
+    line = raw
+    if "\x1b" in line:
+        line = P.ANSI_ESCAPE.sub("", line)
+    if "\r" in line:
+        line = line.rstrip("\r")
+        cut = line.rfind("\r")
+        if cut >= 0:
+            line = line[cut + 1:]
+    first = line[:1]
+    if first == "[" or first.isdigit():
+        line = P.CI_TIMESTAMP.sub("", line, count=1)
+    return line
+
+
+def parse_frame(line: str) -> Frame | None:
+    """A `Frame` from a "#N ..." line, or None when the line is not a frame."""
+    found = P.FRAME.match(line)
+    return _split_frame(found["body"])[0] if found else None
+
+
+def top_frame(stacks: list[Stack]) -> Frame | None:
+    """The first frame, over the stacks in order, that is not a runtime frame."""
+    for stack in stacks:
+        for frame in stack.frames:
+            if not is_runtime_frame(frame):
+                return frame
+    return None
+
+
+# --- Frames, names and fingerprints --------------------------------------------------------
+
+_NORMALIZED: dict[str, str] = {}
+_RUNTIME: dict[Frame, bool] = {}
+_TOKENS: dict[Frame, str] = {}
+_FRAMES: dict[str, tuple[Frame, int]] = {}  # frame body -> (Frame, evidence bits)
+_HEADS: dict[tuple[str, str | None], tuple[Frame, int]] = {}  # (body w/o module, module)
+
+
+def _remember(table: dict, key, value) -> None:
+    if len(table) >= _CACHE_LIMIT:
+        table.clear()
+    table[key] = value
+
+
+# Evidence of the producer that a frame carries (bits, OR-ed over a report's frames).
+_HAS_BUILD_ID = 1   # "(BuildId: ...)": LLVM's runtime
+_HAS_COLUMN = 2     # "x.cc:4:11": llvm-symbolizer
+_HAS_LINE = 4       # "x.cc:4"
+_IN_LIBTSAN = 8     # a frame of libtsan.so / libsanitizer: GCC's runtime
+
+
+def _split_frame(body: str) -> tuple[Frame, int]:
+    """A frame body ("f() /x.cc:4:11 (mod+0x1a) (BuildId: ab)") -> the Frame and its
+    evidence bits. Split from the right: BuildId, module, then (memoised per module, so
+    the same function at another offset costs no more) location and function."""
+    text = body.strip()
+    evidence = 0
+    module = offset = None
+    if text.endswith(")"):
+        cut = text.rfind(" (BuildId: ")
+        if cut >= 0:
+            text = text[:cut].rstrip()
+            evidence = _HAS_BUILD_ID
+        open_at = text.rfind("(")
+        if text.endswith(")") and open_at >= 0 and (open_at == 0 or text[open_at - 1] == " "):
+            inner = text[open_at + 1:-1]
+            found = P.FRAME_MODULE.match(inner)
+            if found:
+                module = found["module"] or None
+                offset = int(found["offset"], 16)
+                text = text[:open_at].rstrip()
+            elif inner == "<unknown module>":
+                text = text[:open_at].rstrip()
+    key = (text, module)
+    head = _HEADS.get(key)
+    if head is None:
+        head = _split_head(text, module)
+        _remember(_HEADS, key, head)
+    frame = head[0]
+    if frame.function == "<null>" and offset is not None:
+        # Unsymbolized: the offset names the frame (in fingerprints), so it is kept.
+        frame = Frame(function="<null>", file=frame.file, line=frame.line,
+                      column=frame.column, module=module, offset=offset)
+    return frame, evidence | head[1]
+
+
+def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
+    """"f() /x.cc:4:11" (a frame body without its module and BuildId) -> the Frame (no
+    offset) and its evidence bits."""
+    evidence = 0
+    if text.startswith("0x"):
+        text = P.FRAME_PC_PREFIX.sub("", text, count=1)
+    file = line = column = None
+    space = text.rfind(" ")
+    if space >= 0:
+        token = text[space + 1:]
+        if token == "<null>":
+            text = text[:space].rstrip()
+        else:
+            # "file:line:column", "file:line" or "file".
+            head, colon, tail = token.rpartition(":")
+            if colon and tail.isdigit():
+                file, colon, middle = head.rpartition(":")
+                if colon and middle.isdigit():
+                    line, column = int(middle), int(tail)
+                else:
+                    file, line = head, int(tail)
+            else:
+                file = token
+            if ("/" in file or "." in file) and not P.NOT_A_PATH.search(file):
+                text = text[:space].rstrip()
+            else:  # "f(int)", "a:12": part of the function, not a location
+                file = line = column = None
+    if line is not None:
+        evidence |= _HAS_COLUMN if column is not None else _HAS_LINE
+    if (module and "libtsan" in module and P.GCC_TSAN_MODULE.search(module)) or \
+            (file and "libsanitizer" in file and P.GCC_TSAN_MODULE.search(file)):
+        evidence |= _IN_LIBTSAN
+    return Frame(function=text or "<null>", file=file, line=line, column=column,
+                 module=module), evidence
+
+
+def _frame_from_body(body: str) -> tuple[Frame, int]:
+    cached = _FRAMES.get(body)
+    if cached is None:
+        cached = _split_frame(body)
+        _remember(_FRAMES, body, cached)
+    return cached
+
+
+def _is_go_name(text: str) -> bool:
+    return "::" not in text and "." in text.split("(", 1)[0]
+
+
+def _normalize(name: str) -> str:
+    text = name.strip()
+    if "[" in text:
+        text = P.FUNCTION_TAG.sub("", text)
+    if "." in text:
+        text = P.CLONE_SUFFIX.sub("", text)
+        if _is_go_name(text):
+            text = P.GO_ARGUMENTS.sub("", text)
+            text = P.GO_TYPE_PARAMS.sub("", text)
+            return P.GO_CLOSURE_NUMBER.sub(lambda m: "." + m["word"], text)
+    if "lambda" in text or "$_" in text or "unnamed" in text:
+        text = P.LAMBDA_NAME.sub(_lambda_word, text)
+    text = P.ANONYMOUS_NAMESPACE.sub("", text)
     operators: list[str] = []
 
     def protect(match) -> str:
         operators.append(match.group(0).replace(" ", ""))
         return f"\x01{len(operators) - 1}\x01"
 
-    text = P.OPERATOR_NAME.sub(protect, text)
+    if "operator" in text:
+        text = P.OPERATOR_NAME.sub(protect, text)
     previous = None
     while previous != text:
         previous = text
@@ -108,71 +400,42 @@ def normalize_function(name: str) -> str:
     return last
 
 
-def is_runtime_frame(frame: Frame) -> bool:
-    """True for frames of the sanitizer runtime, libc or libstdc++ (see patterns.py:
-    RUNTIME_FUNCTION, INTERCEPTED_LIBC_FUNCTION, RUNTIME_MODULE, RUNTIME_FILE)."""
-    function = normalize_function(frame.function)
-    if not function or P.RUNTIME_FUNCTION.match(function):
-        return True
-    if P.INTERCEPTED_LIBC_FUNCTION.match(function):
-        return True
+def _lambda_word(match) -> str:
+    return match["kind"] or match["kind2"] or match["kind3"] or match["kind4"] or "lambda"
+
+
+def _is_runtime(frame: Frame) -> bool:
+    file = frame.file
+    if file and file.endswith(".go"):
+        return bool(P.GO_RUNTIME_FUNCTION.match(frame.function.strip()))
     if frame.module and P.RUNTIME_MODULE.search(frame.module):
         return True
-    return bool(frame.file and P.RUNTIME_FILE.search(frame.file))
+    if file and P.RUNTIME_FILE.search(file):
+        return True
+    name = normalize_function(frame.function)
+    if not name or P.RUNTIME_FUNCTION.match(name) or P.INTERCEPTED_LIBC_FUNCTION.match(name):
+        return True
+    std = P.STD_FUNCTION.match(name)
+    if std:
+        # A library internal, or std:: code with no source of the user's: skipped.
+        return bool(std["internal"]) or not file
+    return False
 
 
-def fingerprint(kind: str, stacks: list[Stack]) -> str:
-    """Hex digest of the kind and the top non-runtime functions of the report's primary
-    stacks (the racing accesses, or the lock-order edges, or else the first stack). The
-    stacks' signatures are sorted, so the order in which two threads reached a race does
-    not change the fingerprint; addresses, pids, lines and build ids never enter it."""
-    signatures = sorted(_signature(s) for s in _primary_stacks(stacks))
-    text = kind + "\n" + "\n".join(" > ".join(sig) for sig in signatures)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+def _token(frame: Frame) -> str:
+    """The frame's part of a signature (see the module docstring)."""
+    if frame.function == "<null>" or not frame.function.strip():
+        module = (frame.module or "?").rsplit("/", 1)[-1]
+        return f"{module}+0x{frame.offset:x}" if frame.offset is not None else module
+    cached = _TOKENS.get(frame)
+    if cached is None:
+        name = normalize_function(frame.function)
+        if not (frame.file and frame.file.endswith(".go")) and not _is_go_name(name):
+            name = name.rsplit("::", 1)[-1]
+        cached = name
+        _remember(_TOKENS, frame, cached)
+    return cached
 
-
-def clean_line(raw: str) -> str:
-    """A line without ANSI colours, a CI timestamp prefix or a trailing CR."""
-    line = P.ANSI_ESCAPE.sub("", raw).rstrip("\r")
-    return P.CI_TIMESTAMP.sub("", line, count=1)
-
-
-def parse_frame(line: str) -> Frame | None:
-    """A `Frame` from a "#N ..." line, or None when the line is not a frame."""
-    match = P.FRAME.match(line)
-    if not match:
-        return None
-    body = P.FRAME_PC_PREFIX.sub("", match["body"], count=1)
-    body = P.FRAME_BUILD_ID.sub("", body)
-    module = None
-    found = P.FRAME_MODULE.search(body)
-    if found:
-        module = found["module"] or None
-        body = body[:found.start()]
-    file = line_no = column = None
-    found = P.FRAME_LOCATION.search(" " + body)
-    if found:
-        location = found["location"]
-        body = (" " + body)[:found.start()]
-        parts = P.LOCATION_PARTS.match(location)
-        if parts:
-            file = parts["file"]
-            line_no = int(parts["line"])
-            column = int(parts["column"]) if parts["column"] else None
-    function = body.strip() or "<null>"
-    return Frame(function=function, file=file, line=line_no, column=column, module=module)
-
-
-def top_frame(stacks: list[Stack]) -> Frame | None:
-    """The first frame of the first stack that has one outside the runtime."""
-    for stack in stacks:
-        for frame in stack.frames:
-            if not is_runtime_frame(frame):
-                return frame
-    return None
-
-
-# --- Internals -----------------------------------------------------------------------------
 
 def _primary_stacks(stacks: list[Stack]) -> list[Stack]:
     chosen = [s for s in stacks
@@ -183,115 +446,494 @@ def _primary_stacks(stacks: list[Stack]) -> list[Stack]:
 
 
 def _signature(stack: Stack) -> tuple[str, ...]:
-    names = [normalize_function(f.function) for f in stack.frames if not is_runtime_frame(f)]
-    return tuple(names[:FINGERPRINT_FRAMES])
+    names: list[str] = []
+    for frame in stack.frames:
+        if is_runtime_frame(frame):
+            continue
+        token = _token(frame)
+        if names and names[-1] == token:
+            continue
+        names.append(token)
+        if len(names) == FINGERPRINT_FRAMES:
+            break
+    return tuple(names)
 
 
-@dataclass
+def _nul_error(source: str, line: int) -> ParseError:
+    return ParseError(source, line, "binary data (NUL bytes) in the input")
+
+
+def _collect(items: Iterable[Report | ParseError]) -> ParseResult:
+    result = ParseResult()
+    for item in items:
+        if isinstance(item, Report):
+            result.reports.append(item)
+        else:
+            result.errors.append(item)
+    result.reports.sort(key=lambda r: r.line)
+    result.errors.sort(key=lambda e: e.line or 0)
+    return result
+
+
+# --- Reading a stream ----------------------------------------------------------------------
+
+class _ChunkedLines:
+    """The lines of a file object (bytes decoded as UTF-8 with replacement), read
+    CHUNK_BYTES at a time; a line longer than MAX_LINE_CHARS is cut there. Remembers the
+    first line with a NUL byte and a read error, so the caller can report them."""
+
+    def __init__(self, stream: IO[bytes] | IO[str]) -> None:
+        self.stream = stream
+        self.count = 0                    # lines yielded so far
+        self.nul_line: int | None = None  # first line holding a NUL byte
+        self.read_error: str | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        decoder = None
+        pending = ""      # the start of a line whose end was not read yet
+        overlong = False  # pending was cut: drop the rest of that line
+        while True:
+            try:
+                chunk = self.stream.read(CHUNK_BYTES)
+            except (OSError, ValueError) as err:
+                self.read_error = getattr(err, "strerror", None) or str(err)
+                break
+            if not chunk:
+                break
+            if isinstance(chunk, bytes):
+                if decoder is None:
+                    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+                chunk = decoder.decode(chunk)
+            if self.nul_line is None and "\x00" in chunk:
+                self.nul_line = self.count + 1 + chunk.count("\n", 0, chunk.find("\x00"))
+            pieces = chunk.split("\n")
+            if len(pieces) == 1:
+                if not overlong:
+                    pending += chunk
+                    if len(pending) > MAX_LINE_CHARS:
+                        pending, overlong = pending[:MAX_LINE_CHARS], True
+                continue
+            first = pending if overlong else pending + pieces[0]
+            last = pieces.pop()
+            pieces[0] = first[:MAX_LINE_CHARS]
+            self.count += len(pieces)
+            yield from pieces
+            pending, overlong = last, False
+            if len(pending) > MAX_LINE_CHARS:
+                pending, overlong = pending[:MAX_LINE_CHARS], True
+        if decoder is not None and not overlong:
+            pending += decoder.decode(b"", final=True)
+        if pending:
+            self.count += 1
+            yield pending
+
+
+# --- The parser ----------------------------------------------------------------------------
+
 class _Block:
-    style: str                 # "warning" (closed by a separator) or "error" (by ABORTING)
-    headline: str
-    kind: str
-    start_line: int
-    pid: str
-    summary: str | None = None
-    stacks: list[Stack] = field(default_factory=list)
+    """A report being read."""
+
+    __slots__ = ("style", "headline", "kind", "start", "pid", "prefix", "shape", "summary",
+                 "stacks", "frames", "last_index", "evidence", "go_function", "failed",
+                 "capped")
+
+    def __init__(self, style: str, headline: str, kind: str, start: int, pid: int | None,
+                 prefix: str) -> None:
+        self.style = style              # "warning" (TSan), "error" (deadly signal), "go"
+        self.headline = headline
+        self.kind = kind
+        self.start = start              # line number of the headline
+        self.pid = pid
+        self.prefix = prefix            # what precedes the headline on its line
+        self.shape = prefix.translate(_DIGITS_TO_ZERO)
+        self.summary: str | None = None
+        self.stacks: list[Stack] = []
+        self.frames = 0
+        self.last_index = -1            # number of the last "#N" frame read
+        self.evidence = 0               # _HAS_* / _IN_LIBTSAN bits of its frames
+        self.go_function: str | None = None  # a Go frame's function awaiting its file line
+        self.failed: set[int] = set()   # id() of stacks TSan could not restore
+        self.capped = False             # MAX_REPORT_FRAMES / MAX_REPORT_STACKS reached
 
 
-class _BlockParser:
-    """Line-at-a-time state machine; `feed` every cleaned line, then `finish`."""
+class _Parser:
+    """Line-at-a-time state machine over one source; `run` drives it."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, pid: int | None) -> None:
         self.source = source
-        self.reports: list[Report] = []
-        self.errors: list[ParseError] = []
-        self._block: _Block | None = None
-        self._deadly_marker = False
+        self.file_pid = pid
+        self.out: list[Report | ParseError] = []
+        self.open: list[_Block] = []       # reports being read, oldest first
+        self.pending: tuple[int, _Block] | None = None  # separator that may open a report
+        self.deadly_marker = False
+        self.tool_by_pid: dict[int | None, str] = {}
+        self.announced = {"tsan": 0, "go": 0}
+        self.announced_line = 0
+        self.found = {"tsan": 0, "go": 0}
+        self.last_frame_block: _Block | None = None  # took the last "#N" line (slow path)
+        self.fast: _Block | None = None    # the only open report, when run() may take
+        #                                    its frame lines directly (no prefix, not Go)
+
+    def run(self, lines: Iterable[str]) -> Iterator[Report | ParseError]:
+        out = self.out
+        feed = self.feed
+        frames_get = _FRAMES.get
+        number = 0
+        for number, line in enumerate(lines, 1):
+            block = self.fast
+            if block is not None:
+                # The hot path inside a report: a "#N ..." frame of the only open report
+                # (what _frame_line does, inlined).
+                stripped = line.strip()
+                if stripped[:1] == "#" and "\x1b" not in line and len(line) <= MAX_LINE_CHARS:
+                    space = stripped.find(" ")
+                    digits = stripped[1:space]
+                    if space >= 2 and digits.isdigit():
+                        body = stripped[space + 1:]
+                        entry = frames_get(body)
+                        if entry is None:
+                            entry = _frame_from_body(body)
+                        block.evidence |= entry[1]
+                        if block.stacks and block.frames < MAX_REPORT_FRAMES:
+                            block.stacks[-1].frames.append(entry[0])
+                            block.frames += 1
+                        else:
+                            self._add_frame(number, block, entry[0])
+                        block.last_index = int(digits)
+                        if out:
+                            yield from out
+                            out.clear()
+                        continue
+            elif not self.open and not self.deadly_marker and "Sanitizer" not in line \
+                    and "RACE" not in line and "data race" not in line:
+                continue  # the hot path outside reports: noise
+            feed(number, line)
+            if out:
+                yield from out
+                out.clear()
+        self.finish(number)
+        yield from out
+        out.clear()
+
+    # --- One line ---
 
     def feed(self, number: int, line: str) -> None:
-        opened = self._open(number, line)
-        if opened is not None:
-            if self._block is not None:
-                self._close(truncated=True)
-            self._block = opened
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS]
+        if "\x1b" in line or "\r" in line or line[:1] in _CLEAN_FIRST:
+            line = clean_line(line)
+        self._feed(number, line)
+        blocks = self.open
+        self.fast = blocks[0] if (len(blocks) == 1 and self.pending is None
+                                  and not blocks[0].prefix and blocks[0].style != "go") \
+            else None
+
+    def _feed(self, number: int, line: str) -> None:
+        if self.pending is not None and not self._is_headline(line):
+            self._resolve_pending()
+        if ("Sanitizer" in line or "RACE" in line or "data race" in line) and \
+                self._outside_line(number, line):
             return
-        block = self._block
+        if not self.open:
+            self.deadly_marker = self.deadly_marker and not line.strip()
+            return
+        block, text = self._route(line)
         if block is None:
-            self._deadly_marker = bool(P.DEADLY_SIGNAL_MARKER.match(line)) or (
-                self._deadly_marker and not line.strip())
             return
-        if block.style == "warning" and P.SEPARATOR.match(line):
-            self._close(truncated=False)
+        if block.style == "go":
+            self._go_line(number, block, text)
+        else:
+            self._tsan_line(number, block, text)
+
+    def _outside_line(self, number: int, line: str) -> bool:
+        """Headlines, markers and counts; True when the line was one of them."""
+        at = line.find(_TSAN)
+        if at >= 0:
+            found = P.WARNING_HEADLINE.match(line, at)
+            if found:
+                headline = found["headline"]
+                self._open(_Block("warning", headline, kind_slug(headline), number,
+                                  int(found["pid"]), line[:at]))
+                return True
+        at = line.find(_GO)
+        if at >= 0 and P.GO_HEADLINE.match(line, at):
+            self._open(_Block("go", "DATA RACE", "data-race", number, None, line[:at]))
+            return True
+        if "ERROR: ThreadSanitizer: " in line:
+            found = P.ERROR_HEADLINE.search(line)
+            if found:
+                headline = found["headline"]
+                deadly = self.deadly_marker or P.DEADLY_SIGNAL_HEADLINE.match(headline)
+                kind = "deadly-signal" if deadly else kind_slug(headline)
+                self.deadly_marker = False
+                self._open(_Block("error", headline, kind, number, int(found["pid"]),
+                                  line[:found.start()]))
+                return True
+        if "ThreadSanitizer:DEADLYSIGNAL" in line:
+            self.deadly_marker = True
+            return True
+        if "reported" in line or "Found" in line:
+            found = P.REPORTED_COUNT.search(line)
+            if found:
+                which = "tsan" if found["tsan"] else "go"
+                self.announced[which] += int(found[which])
+                self.announced_line = number
+                return True
+        if "ThreadSanitizer" in line and ("CHECK failed" in line or "FATAL" in line
+                                          or "failed to" in line):
+            found = P.RUNTIME_FAILURE.search(line)
+            if found:
+                self.out.append(ParseError(self.source, number,
+                                           f"sanitizer runtime failure: {found['failure']}"))
+                return True
+        return False
+
+    def _is_headline(self, line: str) -> bool:
+        at = line.find(_TSAN)
+        if at >= 0 and P.WARNING_HEADLINE.match(line, at):
+            return True
+        at = line.find(_GO)
+        return at >= 0 and bool(P.GO_HEADLINE.match(line, at))
+
+    def _route(self, line: str) -> tuple[_Block | None, str]:
+        """The open report a line belongs to (by its prefix), and the line without it."""
+        blocks = self.open
+        if len(blocks) == 1:
+            block = blocks[0]
+            prefix = block.prefix
+            if not prefix:
+                return block, line
+            if line.startswith(prefix):
+                return block, line[len(prefix):]
+            if line[:len(prefix)].translate(_DIGITS_TO_ZERO) == block.shape:
+                return block, line[len(prefix):]
+            return None, line
+        for block in reversed(blocks):
+            if block.prefix and line.startswith(block.prefix):
+                return block, line[len(block.prefix):]
+        for block in reversed(blocks):
+            size = len(block.prefix)
+            if size and line[:size].translate(_DIGITS_TO_ZERO) == block.shape:
+                return block, line[size:]
+        for block in reversed(blocks):
+            if not block.prefix:
+                return block, line
+        return None, line
+
+    def _siblings(self, block: _Block) -> list[_Block]:
+        """Other open reports that share this one's prefix, newest first."""
+        return [b for b in reversed(self.open) if b is not block and b.prefix == block.prefix]
+
+    def _tsan_line(self, number: int, block: _Block, text: str) -> None:
+        stripped = text.strip()
+        if not stripped:
             return
-        if block.style == "error":
-            closing = P.ABORTING.match(line)
-            if closing and closing["pid"] == block.pid:
-                self._close(truncated=False)
-                return
-        summary = P.SUMMARY.match(line)
-        if summary:
-            block.summary = summary["summary"]
+        first = stripped[0]
+        if first == "#":
+            self._frame_line(number, block, stripped)
+        elif first == "=":
+            if stripped.startswith("==========") and not stripped.strip("="):
+                self._separator(number, block)
+            elif stripped.endswith("==ABORTING"):
+                found = P.ABORTING.match(stripped)
+                if found:
+                    pid = int(found["pid"])
+                    for candidate in [block, *self._siblings(block)]:
+                        if candidate.style == "error" and candidate.pid == pid:
+                            self._close(candidate, truncated=False)
+                            return
+        elif stripped.startswith(_SUMMARY):
+            self._summary(block, stripped[len(_SUMMARY):].strip())
+        elif stripped[-1] == ":" and block.style == "warning" and text.startswith("  ") \
+                and len(text) - len(text.lstrip(" ")) <= 4:
+            self._add_stack(number, block, stripped[:-1].rstrip())
+        elif stripped.startswith(_FAILED_STACK) and block.stacks:
+            block.failed.add(id(block.stacks[-1]))
+
+    def _frame_line(self, number: int, block: _Block, stripped: str) -> None:
+        space = stripped.find(" ")
+        digits = stripped[1:space]
+        if space < 2 or not digits.isdigit():
             return
-        frame = parse_frame(line)
-        if frame is not None:
-            if not block.stacks:
-                block.stacks.append(Stack(title=block.headline.split("(", 1)[0].strip()))
+        index = int(digits)
+        if index and len(self.open) > 1:
+            # Interleaved processes: the open report whose stack this frame continues,
+            # preferring the one that took the previous frame line.
+            previous = self.last_frame_block
+            candidates = [previous] if previous is not None and previous in self.open else []
+            for candidate in [*candidates, block, *self._siblings(block)]:
+                if candidate.last_index == index - 1 and candidate.style != "go" and \
+                        candidate.prefix == block.prefix:
+                    block = candidate
+                    break
+        self.last_frame_block = block
+        frame, evidence = _frame_from_body(stripped[space + 1:])
+        block.evidence |= evidence
+        if block.stacks and block.frames < MAX_REPORT_FRAMES:
             block.stacks[-1].frames.append(frame)
+            block.frames += 1
+        else:
+            self._add_frame(number, block, frame)
+        block.last_index = index
+
+    def _summary(self, block: _Block, summary: str) -> None:
+        if block.summary is not None or not summary.startswith(block.headline.split("(")[0]):
+            for sibling in self._siblings(block):
+                if sibling.summary is None and \
+                        summary.startswith(sibling.headline.split("(")[0]):
+                    block = sibling
+                    break
+        if block.summary is None:
+            block.summary = summary
+
+    def _separator(self, number: int, block: _Block) -> None:
+        if block.style != "warning":
             return
-        if block.style == "warning":
-            title = P.STACK_TITLE.match(line)
-            if title:
-                block.stacks.append(Stack(title=title["title"]))
+        if block.summary is None:
+            for sibling in self._siblings(block):
+                if sibling.style == "warning" and sibling.summary is not None:
+                    block = sibling
+                    break
+        if block.summary is not None:
+            self._close(block, truncated=False)
+        else:
+            # Either the end of a report printed without SUMMARY, or the opening line of
+            # another process's report: the next line tells.
+            self.pending = (number, block)
 
-    def finish(self) -> None:
-        if self._block is not None:
-            self._close(truncated=True)
-
-    def _open(self, number: int, line: str) -> _Block | None:
-        warning = P.WARNING_HEADLINE.match(line)
-        if warning:
-            headline = warning["headline"]
-            return _Block("warning", headline, kind_slug(headline), number, warning["pid"])
-        error = P.ERROR_HEADLINE.match(line)
-        if error:
-            headline = error["headline"]
-            deadly = self._deadly_marker or P.DEADLY_SIGNAL_HEADLINE.match(headline)
-            kind = "deadly-signal" if deadly else kind_slug(headline)
-            self._deadly_marker = False
-            return _Block("error", headline, kind, number, error["pid"])
-        return None
-
-    def _close(self, truncated: bool) -> None:
-        block = self._block
-        self._block = None
-        if block is None:
+    def _go_line(self, number: int, block: _Block, text: str) -> None:
+        stripped = text.strip()
+        if not stripped:
             return
+        indent = len(text) - len(text.lstrip())
+        if stripped.startswith("==========") and not stripped.strip("="):
+            self._close(block, truncated=False)
+        elif indent == 0:
+            if stripped[-1] == ":":
+                self._flush_go_function(number, block)
+                self._add_stack(number, block, stripped[:-1].rstrip())
+        elif indent <= 3:
+            self._flush_go_function(number, block)
+            if stripped.startswith(_FAILED_STACK):
+                if block.stacks:
+                    block.failed.add(id(block.stacks[-1]))
+            else:
+                block.go_function = stripped
+        elif block.go_function is not None:
+            found = P.GO_LOCATION.match(text)
+            function, block.go_function = block.go_function, None
+            if found:
+                self._add_frame(number, block, Frame(function=function, file=found["file"],
+                                                     line=int(found["line"])))
+            else:
+                self._add_frame(number, block, Frame(function=function))
+
+    def _flush_go_function(self, number: int, block: _Block) -> None:
+        if block.go_function is not None:
+            function, block.go_function = block.go_function, None
+            self._add_frame(number, block, Frame(function=function))
+
+    # --- Building a report ---
+
+    def _add_stack(self, number: int, block: _Block, title: str) -> None:
+        if len(block.stacks) >= MAX_REPORT_STACKS:
+            self._cap(number, block, f"more than {MAX_REPORT_STACKS} stacks")
+            return
+        block.stacks.append(Stack(title=title))
+
+    def _add_frame(self, number: int, block: _Block, frame: Frame) -> None:
+        if block.frames >= MAX_REPORT_FRAMES:
+            self._cap(number, block, f"more than {MAX_REPORT_FRAMES} frames")
+            return
+        if not block.stacks:
+            block.stacks.append(Stack(title=block.headline.split("(", 1)[0].strip()))
+        block.stacks[-1].frames.append(frame)
+        block.frames += 1
+
+    def _cap(self, number: int, block: _Block, what: str) -> None:
+        if not block.capped:
+            block.capped = True
+            self.out.append(ParseError(
+                self.source, number,
+                f"runaway report: '{block.headline}' (line {block.start}) has {what}; "
+                "the rest of it is dropped"))
+
+    def _open(self, block: _Block) -> None:
+        self.pending = None  # a separator right before a headline opened it
+        for other in list(self.open):
+            if other.pid == block.pid and other.prefix == block.prefix:
+                self._close(other, truncated=True)  # the same process cannot print two
+        if len(self.open) >= MAX_OPEN_REPORTS:
+            self._close(self.open[0], truncated=True)
+        self.open.append(block)
+        if block.style != "error":  # a deadly signal is not among the announced warnings
+            self.found["go" if block.style == "go" else "tsan"] += 1
+
+    def _resolve_pending(self) -> None:
+        _number, block = self.pending
+        self.pending = None
+        if block in self.open:
+            self._close(block, truncated=False)
+
+    def _close(self, block: _Block, truncated: bool) -> None:
+        self.open.remove(block)
+        if self.pending is not None and self.pending[1] is block:
+            self.pending = None
+        self._flush_go_function(block.start, block)
+        stacks = [s for s in block.stacks if s.frames or id(s) in block.failed]
         # TSan prints SUMMARY (print_summary=1, the default) right before the closing line;
-        # a block closed without one was cut, e.g. by a separator of the next report.
-        cut_short = not truncated and block.summary is None
-        frames = [f for s in block.stacks for f in s.frames]
-        gcc = any((f.module and P.GCC_TSAN_MODULE.search(f.module)) or
-                  (f.file and P.GCC_TSAN_MODULE.search(f.file)) for f in frames)
-        report = Report(
+        # a block closed without one was cut. Go's reports have no SUMMARY.
+        cut_short = not truncated and block.summary is None and block.style != "go"
+        pid = block.pid if block.pid is not None else self.file_pid
+        self.out.append(Report(
             kind=block.kind,
             headline=block.headline,
-            tool="gcc-tsan" if gcc else "clang-tsan",
+            tool=self._tool(block),
             summary=block.summary,
-            stacks=block.stacks,
-            top_frame=top_frame(block.stacks),
-            fingerprint=fingerprint(block.kind, block.stacks),
+            stacks=stacks,
+            top_frame=top_frame(stacks),
+            fingerprint=fingerprint(block.kind, stacks),
             source=self.source,
-            line=block.start_line,
+            line=block.start,
             truncated=truncated or cut_short,
-        )
-        self.reports.append(report)
+            pid=pid,
+        ))
         if cut_short:
-            self.errors.append(ParseError(
-                self.source, block.start_line,
+            self.out.append(ParseError(
+                self.source, block.start,
                 f"truncated report: '{block.headline}' closed without its SUMMARY line"))
         elif truncated:
-            closer = "==================" if block.style == "warning" else "==PID==ABORTING"
-            self.errors.append(ParseError(
-                self.source, block.start_line,
+            closer = "==PID==ABORTING" if block.style == "error" else "=================="
+            self.out.append(ParseError(
+                self.source, block.start,
                 f"truncated report: '{block.headline}' never reached its closing "
                 f"{closer} line"))
+
+    def _tool(self, block: _Block) -> str:
+        """go-race for Go; else gcc-tsan or clang-tsan by the frames' evidence (module
+        docstring), remembered per process for reports that carry none."""
+        if block.style == "go":
+            return "go-race"
+        evidence = block.evidence
+        if evidence & _IN_LIBTSAN:
+            tool = "gcc-tsan"
+        elif evidence & (_HAS_COLUMN | _HAS_BUILD_ID):
+            tool = "clang-tsan"
+        elif evidence & _HAS_LINE:
+            tool = "gcc-tsan"
+        else:
+            return self.tool_by_pid.get(block.pid, "clang-tsan")
+        self.tool_by_pid[block.pid] = tool
+        return tool
+
+    def finish(self, last_line: int) -> None:
+        if self.pending is not None:
+            self._resolve_pending()
+        for block in list(self.open):
+            self._close(block, truncated=True)
+        for which, name in (("tsan", "ThreadSanitizer reported"), ("go", "Go reported")):
+            if self.announced[which] > self.found[which]:
+                self.out.append(ParseError(
+                    self.source, self.announced_line or last_line or None,
+                    f"{name} {self.announced[which]} warning(s) but only "
+                    f"{self.found[which]} report(s) were found: some were lost or garbled"))

@@ -1,7 +1,9 @@
 """Every regular expression racelab uses, compiled once, with a comment per group.
 
 The parser (parse.py), the runner (runner.py) and the build step (build.py) import these
-names; nothing else in the package compiles a pattern of its own.
+names; nothing else in the package compiles a pattern of its own. The parser's hot path
+tests cheap substrings first ("Sanitizer" in line, line[:1] == "#") and reaches for these
+patterns only on lines that can match.
 """
 
 from __future__ import annotations
@@ -10,39 +12,49 @@ import re
 
 # --- Noise that CI systems and terminals add to every line --------------------------------
 
-# A timestamp that CI log viewers prepend, e.g. "2024-05-01T12:00:03.0012340Z " (GitHub
-# Actions) or "2024-05-01 12:00:03.001 " / "[2024-05-01T12:00:03Z] ".
-#   (no groups) the whole prefix, including the separating space, is removed.
+# A timestamp that CI log viewers prepend: GitHub Actions / Azure "2024-05-01T12:00:03.0012340Z ",
+# ISO "2024-05-01 12:00:03,001 ", "[2024-05-01T12:00:03Z] ", GitLab's "2024-05-01T12:00:03.001Z
+# 00O " (stream number, O or E, "+" for a continued line), and a bare "[12:00:01] " or
+# "[12:00:01.250] " (Jenkins timestamper, Buildkite).
+#   (no groups) the whole prefix, including the separating blank, is removed.
 CI_TIMESTAMP = re.compile(
-    r"^\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?\s")
+    r"^(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?"
+    r"(?: [0-9a-f]{2}[OE]\+?)?"
+    r"|\[\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\])\s")
 
-# An ANSI escape sequence (colours from TSAN_OPTIONS=color=always, cursor moves).
+# An ANSI escape sequence (colours from TSAN_OPTIONS=color=always, GitLab's "\x1b[0K").
 #   (no groups) removed wherever it appears.
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 # --- Report blocks -------------------------------------------------------------------------
 
-# The separator TSan prints before and after each report.
+# The separator TSan and Go's race detector print before and after each report.
 #   (no groups) a line of 18 "=" (we accept 10 or more).
 SEPARATOR = re.compile(r"^={10,}\s*$")
 
-# The headline that opens a report: "WARNING: ThreadSanitizer: data race (pid=2839)".
+# The headline that opens a TSan report, searched from where "WARNING: ThreadSanitizer: "
+# starts (whatever precedes it, e.g. ctest's "3: ", is the block's line prefix):
+# "WARNING: ThreadSanitizer: data race (pid=2839)".
 #   headline: what the tool says happened, as printed ("lock-order-inversion (potential
 #             deadlock)"); the kind slug is derived from it.
 #   pid:      the reporting process.
 WARNING_HEADLINE = re.compile(
-    r"^\s*WARNING: ThreadSanitizer: (?P<headline>.*?)\s*\(pid=(?P<pid>\d+)\)\s*$")
+    r"WARNING: ThreadSanitizer: (?P<headline>.*?)\s*\(pid=(?P<pid>\d+)\)\s*$")
 
-# The line that closes a report's body: "SUMMARY: ThreadSanitizer: data race x.cc:4 in f".
+# The headline of a Go race detector report: "WARNING: DATA RACE", alone on its line.
+#   headline: "DATA RACE" (kind data-race by the slug rule).
+GO_HEADLINE = re.compile(r"WARNING: (?P<headline>DATA RACE)\s*$")
+
+# The SUMMARY line near the end of a report: "SUMMARY: ThreadSanitizer: data race x.cc:4 in f".
 #   summary: everything after the prefix, kept verbatim.
 SUMMARY = re.compile(r"^\s*SUMMARY: ThreadSanitizer: (?P<summary>.*?)\s*$")
 
-# The opening of a fatal runtime error: "==3021==ERROR: ThreadSanitizer: SEGV on unknown
-# address 0x000000000000 (pc 0x55e1 bp 0x1 sp 0x7ffd T3021)".
+# The opening of a fatal runtime error, searched from its "==PID==": "==3021==ERROR:
+# ThreadSanitizer: SEGV on unknown address 0x000000000000 (pc 0x55e1 bp 0x1 sp 0x7ffd T3021)".
 #   pid:      the "==PID==" prefix.
 #   headline: the description after "ThreadSanitizer: ", as printed.
 ERROR_HEADLINE = re.compile(
-    r"^\s*==(?P<pid>\d+)==ERROR: ThreadSanitizer: (?P<headline>.*?)\s*$")
+    r"==(?P<pid>\d+)==ERROR: ThreadSanitizer: (?P<headline>.*?)\s*$")
 
 # A headline that means the process died of a signal (kind "deadly-signal").
 #   signal: the signal name TSan printed ("SEGV", "BUS", "FPE", "ILL", "ABRT", "TRAP").
@@ -62,22 +74,50 @@ ABORTING = re.compile(r"^\s*==(?P<pid>\d+)==ABORTING\s*$")
 #   text: the rest of the line.
 PID_PREFIXED = re.compile(r"^\s*==(?P<pid>\d+)==(?P<text>.*)$")
 
+# The runtime itself failing, which leaves a log that says nothing about races:
+# "ThreadSanitizer: CHECK failed: tsan_rtl.cpp:123 ...", "FATAL: ThreadSanitizer: unexpected
+# memory mapping 0x7f..." (high ASLR entropy on newer kernels), "==7==ERROR: ThreadSanitizer
+# failed to allocate 0x1000 (4096) bytes of ...".
+#   failure: the text from "ThreadSanitizer" on.
+RUNTIME_FAILURE = re.compile(
+    r"(?P<failure>ThreadSanitizer: CHECK failed:.*|(?<=FATAL: )ThreadSanitizer.*"
+    r"|ThreadSanitizer(?:'s allocator)?:? .*?\bfailed to (?:allocate|map|mmap|reserve)\b.*)$")
+
+# The count a process prints at exit: "ThreadSanitizer: reported 3 warnings" (TSan) or
+# "Found 2 data race(s)" (Go). Fewer parsed reports than announced means some were lost.
+#   tsan: the number TSan announced.
+#   go:   the number Go's race detector announced.
+REPORTED_COUNT = re.compile(
+    r"(?:ThreadSanitizer: reported (?P<tsan>\d+) warnings?|Found (?P<go>\d+) data race\(s\))\s*$")
+
 # The title that opens a stack inside a report: two spaces, text, a final colon, e.g.
 # "  Write of size 4 at 0x55d9d21f26a8 by thread T2:" or
 # "  Mutex M1 acquired here while holding mutex M0 in thread T1:".
 #   title: the text without the indentation and the colon.
 STACK_TITLE = re.compile(r"^ {2,4}(?P<title>\S.*?):\s*$")
 
-# A stack title that names one of the conflicting memory accesses of a race.
-#   (no groups) "Write of size 4 ...", "Previous read of size 8 ...",
-#   "Atomic write of size 4 ...", "Previous atomic read ...".
-ACCESS_TITLE = re.compile(r"^(?:previous\s+)?(?:atomic\s+)?(?:read|write)\b", re.IGNORECASE)
+# A stack title that names one of the conflicting accesses of a race.
+#   (no groups) "Write of size 4 ...", "Previous read of size 8 ...", "Atomic write of size
+#   4 ...", Go's "Write at 0x... by goroutine 7", and the external-object API's "Modifying
+#   access of Document at ..." / "Previous read-only access of ...".
+ACCESS_TITLE = re.compile(
+    r"^(?:previous\s+)?(?:atomic\s+)?(?:read|write|modifying access|read-only access)\b",
+    re.IGNORECASE)
 
 # A stack title that names one edge of a lock-order cycle.
 #   (no groups) "Mutex M1 acquired here while holding mutex M0 in thread T1".
 LOCK_EDGE_TITLE = re.compile(r"^Mutex \S+ acquired here while holding mutex\b")
 
+# The suffix of a log_path file: "tsan.12345" (TSan appends ".PID" to log_path).
+#   pid: the process that wrote the file.
+LOG_PATH_PID = re.compile(r"\.(?P<pid>\d+)$")
+
 # --- Frames --------------------------------------------------------------------------------
+# The hot path splits a frame body from the right with string methods (parse._split_frame):
+# " (BuildId: ...)", then " (module+0xoffset)", then the last blank-separated token as the
+# location ("/x.cc:17:55", "../tsan_interceptors_posix.cpp:1001", a bare file
+# "tsan_interceptors_posix.cpp.o", or "<null>"), the rest being the function. These
+# patterns serve the parts that need one.
 
 # One frame line: "    #3 std::mutex::lock() /usr/include/c++/12/bits/std_mutex.h:100:17
 # (lock_order+0xd4546) (BuildId: 0fa3...)". The body is split further from the right.
@@ -85,30 +125,30 @@ LOCK_EDGE_TITLE = re.compile(r"^Mutex \S+ acquired here while holding mutex\b")
 #   body:  everything after "#N ".
 FRAME = re.compile(r"^\s*#(?P<index>\d+)\s+(?P<body>.*?)\s*$")
 
-# The optional "0x55d9d21f26a8 in " that ASan-style symbolizers put before the function.
+# The optional "0x55d9d21f26a8 in " that ASan-style stack_trace_format puts before the
+# function.
 #   (no groups) removed from the start of a frame body.
-FRAME_PC_PREFIX = re.compile(r"^0x[0-9a-fA-F]+\s+(?:in\s+)?")
+FRAME_PC_PREFIX = re.compile(r"^0x[0-9a-fA-F]+(?:\s+in\b)?\s*")
 
-# The optional build id at the end of a frame body: " (BuildId: caf5984b...)".
-#   (no groups) removed.
-FRAME_BUILD_ID = re.compile(r"\s*\(BuildId:\s*[0-9a-fA-F]+\)$")
+# The module at the end of a frame body, without the parentheses: "data_race+0xd467f",
+# "libc.so.6+0x27249", "/tmp/x/server+0x12".
+#   module: the module as printed.
+#   offset: the hexadecimal offset in it.
+FRAME_MODULE = re.compile(r"^(?P<module>[^()]*?)\+0x(?P<offset>[0-9a-fA-F]+)$")
 
-# The module at the end of a frame body: " (data_race+0xd467f)", " (libc.so.6+0x27249)",
-# " (<unknown module>)". An offset is required, so "f(int)" is never taken for a module.
-#   module: the module as printed, without the offset (absent for "<unknown module>").
-FRAME_MODULE = re.compile(
-    r"\s*\((?:(?P<module>[^()]*?)\+0x[0-9a-fA-F]+|<unknown module>)\)$")
+# A module or source file that marks GCC's runtime (libtsan.so) rather than clang's static one.
+#   (no groups)
+GCC_TSAN_MODULE = re.compile(r"(?:^|/)libtsan\.so|/libsanitizer/")
 
-# The source location: the last blank-separated token of what is left, e.g.
-# "/work/x.cc:17:55", "../tsan_interceptors_posix.cpp:1001" or "<null>".
-#   location: that token.
-FRAME_LOCATION = re.compile(r"\s+(?P<location><null>|\S+:\d+(?::\d+)?)$")
+# A character that a file path in a frame never has (a function's argument or template
+# list does): a last token like "int)" or "f<int>" is not a location but part of the name.
+#   (no groups)
+NOT_A_PATH = re.compile(r"[()<>\[\]]")
 
-# A location split into its parts.
-#   file:   the path as printed.
-#   line:   the line number.
-#   column: the column (clang prints it, GCC does not).
-LOCATION_PARTS = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<column>\d+))?$")
+# The location line under a Go frame: "      /src/x.go:12 +0x44".
+#   file: the path.
+#   line: the line number.
+GO_LOCATION = re.compile(r"^\s+(?P<file>\S.*?):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?\s*$")
 
 # --- Function name normalisation (for fingerprints) --------------------------------------
 
@@ -116,6 +156,29 @@ LOCATION_PARTS = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?::(?P<column>\d+))?$
 # dropped (before parentheses are stripped) and both compilers give the same name.
 #   (no groups)
 ANONYMOUS_NAMESPACE = re.compile(r"\(anonymous namespace\)(?:::)?")
+
+# Tags that the demangler appends: GCC clones "[clone .cold]" / "[clone .constprop.0]" and
+# ABI tags "[abi:cxx11]".
+#   (no groups) removed.
+FUNCTION_TAG = re.compile(r"\s*\[(?:clone\b|abi:)[^\]]*\]")
+
+# Clone suffixes left on a raw symbol: "Handle.cold", "Parse.constprop.0", "f.isra.0",
+# "g.part.1", "h.lto_priv.0", "k.localalias".
+#   (no groups) removed.
+CLONE_SUFFIX = re.compile(r"(?:\.(?:cold|constprop|isra|part|lto_priv|localalias|clone)"
+                          r"(?:\.\d+)*)+(?=$|[(\s<])")
+
+# A lambda's or an unnamed type's compiler-chosen name: GCC "{lambda(int)#1}" and
+# "<lambda(int)>" (in template arguments), clang "'lambda'(int)", "'lambda0'()" and "$_0",
+# GCC "{unnamed type#1}" and clang "'unnamed'"; each becomes the word it names, so renumbering
+# (another lambda added above) does not change a fingerprint.
+#   kind: "lambda" or "unnamed".
+LAMBDA_NAME = re.compile(
+    r"\{(?P<kind>lambda)\((?:[^()]|\([^()]*\))*\)#\d+\}"
+    r"|<(?P<kind2>lambda)\((?:[^()]|\([^()]*\))*\)>"
+    r"|'(?P<kind3>lambda|unnamed)\d*'(?:\((?:[^()]|\([^()]*\))*\))?"
+    r"|\{(?P<kind4>unnamed) type#\d+\}"
+    r"|\$_\d+")
 
 # C++ operator names whose spelling contains brackets or parentheses; protected before
 # template and argument lists are stripped, e.g. "operator()" or "operator<<".
@@ -134,31 +197,55 @@ TRAILING_QUALIFIERS = re.compile(r"(?:\s*(?:const|volatile|noexcept|&&|&))+\s*$"
 # Hex addresses and line numbers that can leak into a function name
 # ("foo+0x1a", "lambda at x.cc:12:3").
 #   (no groups) removed.
-ADDRESS_OR_LINE = re.compile(r"\+?0x[0-9a-fA-F]+|:\d+(?::\d+)?")
+ADDRESS_OR_LINE = re.compile(r"\+?0x[0-9a-fA-F]+|:\d+(?::\d+)?(?!:)")
 
-# --- Runtime frames (ignored for top_frame and fingerprints) ------------------------------
+# Go: the argument list at the end of a frame's function ("main.f(0xc000012345, 0x1)" in
+# older toolchains, "main.f()" in the race detector's), a closure's number ("main.main.func1",
+# "main.F.func2.1", "main.main.gowrap1") and type parameters ("main.Map[...].Get").
+#   (no groups) GO_ARGUMENTS and GO_TYPE_PARAMS are removed; GO_CLOSURE_NUMBER loses its digits.
+GO_ARGUMENTS = re.compile(r"\([^()]*\)$")
+GO_CLOSURE_NUMBER = re.compile(r"\.(?P<word>func|gowrap)\d+(?:\.\d+)*")
+GO_TYPE_PARAMS = re.compile(r"\[[^\[\]]*\]")
 
-# Functions of the sanitizer runtime, its interceptors and the C runtime's entry points.
-#   (no groups) matched at the start of the function name.
-#   __tsan / __sanitizer / __asan / __ubsan / __lsan: the sanitizer runtimes themselves;
-#   __interceptor_ / ___interceptor_: interceptors as named in GCC's libtsan;
-#   __libc_ / __GI_ / _start / start_thread / clone: glibc's thread and process entry;
-#   __cxa_ / __gthread_ / __gnu_cxx:: / std::: the C++ runtime and libstdc++ internals
-#   (std::thread::_State_impl, std::__invoke, std::mutex::lock, std::lock_guard, ...).
+# --- Frames that do not count (top_frame and fingerprints skip them) ----------------------
+# The whole ignore list is these six patterns; parse.is_runtime_frame applies them.
+
+# Functions of the sanitizer runtime, its interceptors, the C runtime's entry points and
+# compiler-made glue. Matched at the start of the normalised function name:
+#   __tsan / __sanitizer / __asan / __ubsan / __lsan / __msan: the sanitizer runtimes;
+#   __interceptor_ / ___interceptor_: interceptors as GCC's libtsan names them;
+#   __libc_ / __GI_ / __pthread_ / _start / start_thread / clone / call_init: glibc's
+#   thread and process entry; __cxa_ / __gthread_ / __gnu_cxx::: the C++ runtime;
+#   __cxx_global_var_init / _GLOBAL__sub_I_ / __static_initialization_and_destruction_:
+#   static-initialiser thunks.
 RUNTIME_FUNCTION = re.compile(
-    r"^(?:__tsan|__sanitizer|__asan|__ubsan|__lsan|__interceptor_|___interceptor_"
-    r"|__libc_|__GI_|_start\b|start_thread\b|__?clone\d*\b|__cxa_|__gthread_"
-    r"|__gnu_cxx::|std::|<null>$)")
+    r"^(?:__tsan|__sanitizer|__asan|__ubsan|__lsan|__msan|__interceptor_|___interceptor_"
+    r"|__libc_|__GI_|__pthread_|_start\b|start_thread\b|__?clone\d*\b|call_init\b"
+    r"|__cxa_|__gthread_|__gnu_cxx::|__cxx_global_var_init|_GLOBAL__sub_I_"
+    r"|__static_initialization_and_destruction_|<null>$)")
 
 # libc / pthread functions that TSan intercepts: in clang's static runtime they show up as
 # plain names ("pthread_create <null> (server+0x533fd)") inside the program's own module.
-#   (no groups) the whole function name.
+#   (no groups) the whole (normalised) function name.
 INTERCEPTED_LIBC_FUNCTION = re.compile(
     r"^(?:pthread_\w+|malloc|calloc|realloc|free|posix_memalign|aligned_alloc|memalign"
     r"|valloc|memcpy|memmove|memset|memcmp|strlen|strcpy|strncpy|strcmp|strncmp|strdup"
     r"|operator new(?:\[\])?|operator delete(?:\[\])?|sleep|usleep|nanosleep|close|read"
     r"|write|send|recv|sendmsg|recvmsg|epoll_wait|poll|select|abort|exit|_exit|raise"
-    r"|kill|signal|sigaction|fork|dlopen|dlclose|atexit|__cxa_atexit)$")
+    r"|kill|signal|sigaction|sigsuspend|fork|dlopen|dlclose|atexit)$")
+
+# The standard library's own names: std:: (and libc++'s std::__1::). Such a frame is skipped
+# when it is an internal (a reserved name: std::__invoke, std::_Function_handler,
+# std::thread::_State_impl, std::function's call operator, std::thread's entry), or when its
+# source is a standard header or library (see RUNTIME_FILE / RUNTIME_MODULE), or unknown.
+# A std:: function whose source is the user's own file (a std::hash specialisation) counts.
+#   internal: set when the name is a library internal.
+STD_FUNCTION = re.compile(
+    r"^std::(?:__1::)?(?P<internal>(?:\w+::)*(?:__|_[A-Z])|function\b|thread::|invoke\b)?")
+
+# Go's runtime and standard packages whose frames sit on top of the user's:
+#   (no groups) runtime.*, sync.* and sync/atomic.*, internal/*, testing.*.
+GO_RUNTIME_FUNCTION = re.compile(r"^(?:runtime|sync|sync/atomic|internal/[\w./]+|testing)\.")
 
 # Modules that are the runtime, the C library or the C++ library.
 #   (no groups) searched in the module name as printed ("libstdc++.so.6", "libc.so.6",
@@ -168,14 +255,12 @@ RUNTIME_MODULE = re.compile(
     r"|libgcc_s|libtsan|libasan|libubsan|ld-linux[\w-]*)[.-]")
 
 # Source files that belong to the runtime or the standard libraries.
-#   (no groups) searched in the file path: libstdc++ headers, compiler-rt / libsanitizer
-#   sources, glibc sources (csu/, sysdeps/, nptl/).
+#   (no groups) searched in the file path: libstdc++ / libc++ headers (".../include/c++/12/",
+#   ".../include/x86_64-linux-gnu/c++/12/", ".../include/c++/v1/"), compiler-rt / libsanitizer
+#   sources and objects ("tsan_interceptors_posix.cpp.o"), glibc sources (csu/, sysdeps/, nptl/).
 RUNTIME_FILE = re.compile(
-    r"/include/c\+\+/|/libsanitizer/|compiler-rt/|(?:^|/)(?:csu|sysdeps|nptl)/")
-
-# A module that marks GCC's runtime (libtsan.so) rather than clang's static one.
-#   (no groups)
-GCC_TSAN_MODULE = re.compile(r"(?:^|/)libtsan\.so|/libsanitizer/")
+    r"/include/(?:[\w-]+/)?c\+\+/|/libsanitizer/|compiler-rt/|(?:^|/)(?:csu|sysdeps|nptl)/"
+    r"|(?:^|/)(?:tsan|sanitizer)_\w+\.(?:cpp|cc|h|inc)(?:\.o)?$")
 
 # --- Manifests -----------------------------------------------------------------------------
 

@@ -26,18 +26,20 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from . import parse
+from . import baseline as baseline_file
+from . import parse, suppressions
 from . import patterns as P
-from .model import (Finding, LoadResult, RunOutcome, RunResults, Scenario, ScenarioResult,
-                    VariantOutcome)
+from . import procs
+from .model import (Baseline, Finding, LoadResult, RunOutcome, RunResults, Scenario,
+                    ScenarioResult, SuppressionFile, VariantOutcome, merge_reports)
 from .progress import Progress
+from .tsan_env import SYMBOLIZERS, TSAN_EXIT_CODE, tsan_options  # noqa: F401 (re-exported)
 
-TSAN_EXIT_CODE = 66
 LOAD_DRIVER = "racelab-load"
-SYMBOLIZERS = ("/usr/bin/llvm-symbolizer", "/usr/lib/llvm-14/bin/llvm-symbolizer")
 
 
 @dataclass
@@ -52,37 +54,9 @@ class RunConfig:
     load_timeout_s: float = 300.0
     stop_timeout_s: float = 20.0
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-
-
-# --- TSAN_OPTIONS --------------------------------------------------------------------------
-
-def tsan_options(log_prefix: Path, user: str | None,
-                 symbolizers: Sequence[str] = SYMBOLIZERS) -> str:
-    """Our options merged into the user's: the user's other keys are kept, ours win on the
-    keys we set; a symbolizer is added unless the user chose one."""
-    merged: dict[str, str] = {}
-    for match in P.TSAN_OPTION.finditer(user or ""):
-        merged[match["key"]] = match["value"]
-    ours = {
-        "log_path": str(log_prefix),
-        "halt_on_error": "0",
-        "history_size": "7",
-        "second_deadlock_stack": "1",
-        "detect_deadlocks": "1",
-        "report_thread_leaks": "1",
-        "exitcode": str(TSAN_EXIT_CODE),
-    }
-    merged.update({k: _quote(v) for k, v in ours.items()})
-    if "external_symbolizer_path" not in merged:
-        for candidate in symbolizers:
-            if os.access(candidate, os.X_OK):
-                merged["external_symbolizer_path"] = _quote(candidate)
-                break
-    return " ".join(f"{k}={v}" for k, v in merged.items())
-
-
-def _quote(value: str) -> str:
-    return f'"{value}"' if any(c.isspace() or c in ":," for c in value) else value
+    suppressions: SuppressionFile | None = None  # passed to TSan, counted afterwards
+    baseline: Baseline | None = None  # known findings: status "known", not "new"
+    today: date = field(default_factory=date.today)
 
 
 # --- Running everything --------------------------------------------------------------------
@@ -99,11 +73,18 @@ def run_scenarios(scenarios: Sequence[Scenario], config: RunConfig,
 
     items = list(enumerate(scenarios, start=1))
     if config.jobs <= 1 or total <= 1:
-        results = [one(item) for item in items]
+        results = RunResults([one(item) for item in items])
     else:
         with concurrent.futures.ThreadPoolExecutor(max_workers=config.jobs) as pool:
-            results = list(pool.map(one, items))
-    return RunResults(results)
+            results = RunResults(list(pool.map(one, items)))
+    findings = results.findings()
+    if config.baseline is not None:
+        results.baseline = baseline_file.apply(config.baseline, findings, config.today)
+    if config.suppressions is not None:
+        matched = [m for s in results.scenarios for v in s.variants() for r in v.runs
+                   for m in r.matched]
+        results.suppressions = suppressions.check(config.suppressions, matched, findings)
+    return results
 
 
 def run_scenario(scenario: Scenario, index: int, total: int, config: RunConfig,
@@ -125,6 +106,8 @@ def run_scenario(scenario: Scenario, index: int, total: int, config: RunConfig,
             outcome.runs.append(run)
             progress.line(f"{label}: {_describe_run(run)}")
         outcome.findings = merge_findings(outcome.runs, scenario.name, variant)
+        if config.baseline is not None:
+            baseline_file.apply(config.baseline, outcome.findings, config.today)
         setattr(result, variant, outcome)
     judge(scenario, result)
     if result.verdict == "pass":
@@ -137,47 +120,44 @@ def run_scenario(scenario: Scenario, index: int, total: int, config: RunConfig,
 def merge_findings(runs: Sequence[RunOutcome], scenario: str | None,
                    variant: str | None) -> list[Finding]:
     """The union of the runs' reports by fingerprint; count = occurrences."""
-    by_print: dict[str, Finding] = {}
-    for run in runs:
-        for report in run.reports:
-            found = by_print.get(report.fingerprint)
-            if found is None:
-                by_print[report.fingerprint] = Finding(report, 1, scenario, variant)
-            else:
-                found.count += 1
-    return list(by_print.values())
+    return merge_reports((r for run in runs for r in run.reports), scenario, variant)
 
 
 def judge(scenario: Scenario, result: ScenarioResult) -> None:
-    """Set result.verdict and result.reasons from the scenario's expectations. A variant
-    with errors is not judged further: its errors are the reasons."""
+    """Set result.verdict and result.reasons (and each variant's failures) from the
+    scenario's expectations. A variant with errors is not judged further: its errors are
+    the reasons. A fixed variant's finding that a baseline excuses ("known") or that a
+    suppression matched does not make it unclean; the bad variant's expectations are met
+    by any finding, whatever its status."""
     errors = [f"{v.variant}: {e}" for v in result.variants() for e in v.errors()]
-    failures: list[str] = []
     bad, fixed = result.bad, result.fixed
     if bad is not None and bad.errors():
         bad = None
     if fixed is not None and fixed.errors():
         fixed = None
     if bad is not None:
+        bad.failures = []
         for expect in scenario.bad_expect:
             pattern = re.compile(expect.function)
             if not any(f.report.kind == expect.kind
                        and any(pattern.search(fn) for fn in f.report.functions())
                        for f in bad.findings):
-                failures.append(f"bad variant lost its bug: no {expect.describe()}")
+                bad.failures.append(f"bad variant lost its bug: no {expect.describe()}")
     if fixed is not None:
-        if scenario.fixed_clean and fixed.findings:
-            kinds = ", ".join(sorted({f.report.kind for f in fixed.findings}))
-            failures.append(f"fixed variant is not clean: {len(fixed.findings)} "
-                            f"finding(s) ({kinds})")
+        fixed.failures = []
+        unclean = [f for f in fixed.findings if f.status == "new"]
+        if scenario.fixed_clean and unclean:
+            kinds = ", ".join(sorted({f.report.kind for f in unclean}))
+            fixed.failures.append(f"fixed variant is not clean: {len(unclean)} "
+                                  f"finding(s) ({kinds})")
         for run in fixed.runs:
             if run.load is None:
                 errors.append("fixed: no load result")  # unreachable without an error
                 continue
             ok = run.load.ok_count()
             if ok < scenario.min_ok:
-                failures.append(f"fixed variant served {ok} 2xx responses, fewer than "
-                                f"min_ok {scenario.min_ok}")
+                fixed.failures.append(f"fixed variant served {ok} 2xx responses, fewer "
+                                      f"than min_ok {scenario.min_ok}")
             bound = scenario.max_peak_threads
             if bound is not None:
                 peak = run.load.peak_threads
@@ -185,8 +165,9 @@ def judge(scenario: Scenario, result: ScenarioResult) -> None:
                     errors.append("fixed: cannot check max_peak_threads: the load driver "
                                   "reported no peak_threads")
                 elif peak > bound:
-                    failures.append(f"fixed variant peaked at {peak} threads, more than "
-                                    f"max_peak_threads {bound}")
+                    fixed.failures.append(f"fixed variant peaked at {peak} threads, more "
+                                          f"than max_peak_threads {bound}")
+    failures = [f for v in (bad, fixed) if v is not None for f in v.failures]
     if errors:
         result.verdict, result.reasons = "error", errors + failures
     elif failures:
@@ -236,7 +217,9 @@ def _serve_and_load(scenario: Scenario, variant: str, config: RunConfig,
             run.errors.append(f"missing executable {binary} (build it, or check --build-dir)")
             return
     env = dict(config.env)
-    env["TSAN_OPTIONS"] = tsan_options(run.log_dir / "tsan", config.env.get("TSAN_OPTIONS"))
+    env["TSAN_OPTIONS"] = tsan_options(run.log_dir / "tsan", config.env.get("TSAN_OPTIONS"),
+                                       suppressions=(config.suppressions.path
+                                                     if config.suppressions else None))
     name = server.name
     with open(run.log_dir / "server.stderr", "wb") as stderr:
         try:
@@ -252,8 +235,14 @@ def _serve_and_load(scenario: Scenario, variant: str, config: RunConfig,
     try:
         endpoint = reader.wait_for(P.LISTENING_LINE, config.listen_timeout_s)
         if endpoint is None:
+            if reader.saw_eof:
+                # Its stdout closed: it is exiting; let it finish so its status is known.
+                try:
+                    proc.wait(timeout=config.stop_timeout_s)
+                except subprocess.TimeoutExpired:
+                    pass
             if proc.poll() is None:
-                _kill_group(proc)
+                procs.kill_group(proc)
                 run.errors.append(f"{name} never printed its listening line "
                                   f"(none within {config.listen_timeout_s:g}s)")
             else:
@@ -267,7 +256,7 @@ def _serve_and_load(scenario: Scenario, variant: str, config: RunConfig,
         _stop(proc, name, config.stop_timeout_s, run)
     finally:
         if proc.poll() is None:  # only after an unexpected exception above
-            _kill_group(proc)
+            procs.kill_group(proc)
         reader.join(timeout=5.0)
 
 
@@ -352,7 +341,7 @@ def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome) 
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            procs.kill_group(proc)
             run.errors.append(f"hang: {name} did not exit within {timeout_s:g}s of SIGTERM")
             return
     status = proc.returncode
@@ -363,18 +352,6 @@ def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome) 
         run.errors.append(f"{name} crashed (status {status})")
     elif exited_early:
         run.errors.append(f"{name} exited on its own (status {status}) before SIGTERM")
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the server's whole process group (it leads one: start_new_session), reap."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-    proc.wait()
 
 
 def _status_of(returncode: int) -> tuple[int | None, str | None]:
@@ -403,6 +380,7 @@ def _collect_logs(run: RunOutcome, out: Path) -> None:
     for path in files + ([stderr] if stderr.is_file() else []):
         source = _relative(path, out)
         result, readable = parse.parse_file(path, source=source)
+        run.matched.extend(suppressions.matched_in_file(path, source))
         if path != stderr:
             run.log_files.append(source)
         elif not result.reports and not result.errors:
@@ -433,6 +411,7 @@ class _LineReader:
         self._pipe = pipe
         self._copy_to = copy_to
         self._lines: queue.Queue[Any] = queue.Queue()
+        self.saw_eof = False  # wait_for reached the end of the output
         self._thread = threading.Thread(target=self._pump, name="racelab-stdout", daemon=True)
         self._thread.start()
 
@@ -460,6 +439,8 @@ class _LineReader:
             except queue.Empty:
                 return None
             if line is self._EOF:
+                self.saw_eof = True
+                self._lines.put(self._EOF)  # later waits see the end too
                 return None
             match = pattern.match(line)
             if match:

@@ -26,7 +26,7 @@ def test_help_works_from_any_directory_with_both_interpreters(tmp_path: Path) ->
         done = subprocess.run([python, str(RACELAB), "--help"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 0, done.stderr
-        for command in ("list", "parse", "run", "test"):
+        for command in ("list", "parse", "run", "diff", "gate", "baseline", "test"):
             assert command in done.stdout
 
 

@@ -89,3 +89,8 @@ def test_deps_config_files_only_counts_as_missing() -> None:
 def test_deps_real_dpkg_answers_for_an_installed_package() -> None:
     missing = deps.missing_packages(("python3-pytest", "racelab-no-such-package"))
     assert missing is None or missing == ["racelab-no-such-package"]
+
+
+def test_test_packages_add_npm_only_when_the_command_is_missing() -> None:
+    assert deps.test_packages(which=lambda cmd: "/usr/bin/" + cmd) == deps.PACKAGES
+    assert deps.test_packages(which=lambda cmd: None) == deps.PACKAGES + ("npm",)

@@ -6,9 +6,11 @@ missing. Runs by default; select alone with `-m e2e`.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,25 @@ def test_run_counter_finds_the_race_in_bad_and_none_in_fixed(tsan_build: Path,
     assert sum(v for k, v in scenario["fixed"]["status"].items() if k.startswith("2")) \
         >= manifest.min_ok
     assert (out / "summary.md").read_text(encoding="utf-8").startswith("# racelab: PASS")
+    check_report_formats(out, bad[0])
+
+
+def check_report_formats(out: Path, finding: dict) -> None:
+    """junit.xml, results.sarif and index.html of the real run point at counter.cc."""
+    root = ET.parse(out / "junit.xml").getroot()
+    [suite] = root.findall("testsuite")
+    assert [c.get("name") for c in suite.findall("testcase")] == ["bad", "fixed"]
+    assert root.get("failures") == "0" and root.get("errors") == "0"
+    sarif = json.loads((out / "results.sarif").read_text(encoding="utf-8"))
+    [result] = sarif["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "scenarios/counter/counter.cc",
+                                            "uriBaseId": "SRCROOT"}
+    assert location["region"]["startLine"] == finding["top_frame"]["line"]
+    page = (out / "index.html").read_text(encoding="utf-8")
+    racing_line = (REPO / "scenarios" / "counter" / "counter.cc").read_text().splitlines()[
+        finding["top_frame"]["line"] - 1]
+    assert "// RACE:" in racing_line
+    assert (f'<span class="l hit"><span class="n">{finding["top_frame"]["line"]}</span>'
+            f'<span class="t">{html.escape(racing_line)}</span></span>') in page
+    assert "https://" not in page and "http://" not in page

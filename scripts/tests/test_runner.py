@@ -4,6 +4,7 @@ fails closed on everything it could not check. No C++ build needed."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from conftest import FakeTree
@@ -218,27 +219,6 @@ def test_run_clears_stale_logs_of_an_earlier_run(fake_tree: FakeTree) -> None:
     assert not stale.exists()
 
 
-def test_tsan_options_keep_user_keys_and_ours_win(tmp_path: Path) -> None:
-    options = runner.tsan_options(tmp_path / "tsan",
-                                  "halt_on_error=1:suppressions=/s.txt,verbosity=1",
-                                  symbolizers=())
-    assert options == (f"halt_on_error=0 suppressions=/s.txt verbosity=1 "
-                       f"log_path={tmp_path / 'tsan'} history_size=7 second_deadlock_stack=1 "
-                       f"detect_deadlocks=1 report_thread_leaks=1 exitcode=66")
-
-
-def test_tsan_options_add_a_symbolizer_unless_the_user_set_one(tmp_path: Path) -> None:
-    symbolizer = tmp_path / "llvm-symbolizer"
-    symbolizer.write_text("#!/bin/sh\n")
-    symbolizer.chmod(0o755)
-    chosen = runner.tsan_options(tmp_path / "tsan", None, symbolizers=("/nope", str(symbolizer)))
-    assert f"external_symbolizer_path={symbolizer}" in chosen.split()
-    kept = runner.tsan_options(tmp_path / "tsan", "external_symbolizer_path=/mine",
-                               symbolizers=(str(symbolizer),))
-    assert "external_symbolizer_path=/mine" in kept.split()
-    assert str(symbolizer) not in kept
-
-
 def test_parse_load_output_rejects_missing_fields() -> None:
     good = {"requests": 3, "status": {"200": 3}, "transport_errors": 0, "disconnects": 0,
             "latency_ms": {"p50": 1.0}, "peak_threads": None, "elapsed_ms": 2.0}
@@ -251,3 +231,57 @@ def test_parse_load_output_rejects_missing_fields() -> None:
             assert key in str(err)
         else:
             raise AssertionError(f"accepted a result without {key}")
+
+
+# --- Baseline, suppressions and the report formats -----------------------------------------
+
+SUPP_DATA = Path(__file__).resolve().parent / "data_suppressions"
+
+
+def test_run_writes_every_report_format(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    assert fake_tree.run().returncode == 0
+    for name in ("results.json", "summary.md", "junit.xml", "results.sarif", "index.html"):
+        assert (fake_tree.out / name).is_file(), name
+
+
+def test_run_passes_a_fixed_variant_whose_finding_is_in_the_baseline(
+        fake_tree: FakeTree, tmp_path: Path) -> None:
+    fake_tree.add_scenario(fixed="racy_server.py")
+    first = fake_tree.run()
+    assert first.returncode == 1
+    [fingerprint] = {f["fingerprint"] for f in results(fake_tree)["findings"]}
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"schema": "racelab.baseline/1", "entries": [
+        {"fingerprint": fingerprint, "kind": "data-race", "reason": "known in the fixed "
+                                                                    "variant for a test"}]}))
+    done = fake_tree.run("--baseline", str(baseline))
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = results(fake_tree)
+    assert {f["status"] for f in data["findings"]} == {"known"}
+    assert data["baseline"] == {"file": str(baseline), "known": [fingerprint], "expired": [],
+                                "stale": []}
+
+
+def test_run_counts_the_suppressions_tsan_matched(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(function="BumpMisses")
+    shutil.copyfile(SUPP_DATA / "tsan_partly_suppressed.txt",
+                    fake_tree.bin / "counter_bad.report")
+    done = fake_tree.run("--suppressions", str(SUPP_DATA / "tsan.supp"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = results(fake_tree)
+    assert data["suppressions"]["matched"] == [
+        {"type": "race", "pattern": "BumpHits", "line": 3, "count": 1}]
+    assert len(data["suppressions"]["stale"]) == 2
+    assert "race:NoSuchFunction matched nothing (stale)" in done.stdout
+
+
+def test_run_exits_2_for_a_bad_suppressions_file_before_running(fake_tree: FakeTree,
+                                                                 tmp_path: Path) -> None:
+    fake_tree.add_scenario()
+    supp = tmp_path / "bad.supp"
+    supp.write_text("racee:Foo\n")
+    done = fake_tree.run("--suppressions", str(supp))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"racelab: error: {supp}:1: unknown suppression type")
+    assert not (fake_tree.out / "results.json").exists()

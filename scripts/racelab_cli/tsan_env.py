@@ -1,0 +1,56 @@
+"""The TSAN_OPTIONS racelab gives every process it runs (`racelab run` and `racelab gate`).
+
+DESIGN.md's "Decisions": `log_path=<folder>/tsan halt_on_error=0 history_size=7
+second_deadlock_stack=1 detect_deadlocks=1 report_thread_leaks=1 exitcode=66`, merged into
+the user's own TSAN_OPTIONS: the user's other keys are kept, ours win on the keys we set.
+With a suppressions file, `suppressions=<absolute path>` joins ours, and so does
+`print_suppressions=1` (clang 14's runtime defaults it to false; without it TSan never
+says which suppressions matched). A symbolizer is added unless the user chose one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import patterns as P
+
+TSAN_EXIT_CODE = 66
+SYMBOLIZERS = ("/usr/bin/llvm-symbolizer", "/usr/lib/llvm-14/bin/llvm-symbolizer")
+
+
+def tsan_options(log_prefix: Path, user: str | None,
+                 symbolizers: Sequence[str] = SYMBOLIZERS,
+                 suppressions: Path | None = None) -> str:
+    """The TSAN_OPTIONS value for a process whose logs go to `<log_prefix>.<pid>`."""
+    merged = parse_options(user)
+    ours = {
+        "log_path": str(log_prefix),
+        "halt_on_error": "0",
+        "history_size": "7",
+        "second_deadlock_stack": "1",
+        "detect_deadlocks": "1",
+        "report_thread_leaks": "1",
+        "exitcode": str(TSAN_EXIT_CODE),
+    }
+    if suppressions is not None:
+        ours["suppressions"] = str(Path(suppressions).resolve())
+    merged.update({k: _quote(v) for k, v in ours.items()})
+    if "suppressions" in merged and "print_suppressions" not in merged:
+        merged["print_suppressions"] = "1"
+    if "external_symbolizer_path" not in merged:
+        for candidate in symbolizers:
+            if os.access(candidate, os.X_OK):
+                merged["external_symbolizer_path"] = _quote(candidate)
+                break
+    return " ".join(f"{k}={v}" for k, v in merged.items())
+
+
+def parse_options(text: str | None) -> dict[str, str]:
+    """A TSAN_OPTIONS string as key -> value (values as written, quotes included)."""
+    return {m["key"]: m["value"] for m in P.TSAN_OPTION.finditer(text or "")}
+
+
+def _quote(value: str) -> str:
+    return f'"{value}"' if any(c.isspace() or c in ":," for c in value) else value

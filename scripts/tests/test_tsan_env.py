@@ -1,0 +1,58 @@
+"""TSAN_OPTIONS as `racelab run` and `racelab gate` set them (DESIGN.md, "Decisions")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from racelab_cli import runner, tsan_env
+
+
+def test_tsan_options_keep_user_keys_and_ours_win(tmp_path: Path) -> None:
+    options = tsan_env.tsan_options(tmp_path / "tsan", "halt_on_error=1:verbosity=1,color=never",
+                                    symbolizers=())
+    assert options == (f"halt_on_error=0 verbosity=1 color=never log_path={tmp_path / 'tsan'} "
+                       "history_size=7 second_deadlock_stack=1 detect_deadlocks=1 "
+                       "report_thread_leaks=1 exitcode=66")
+
+
+def test_tsan_options_add_a_symbolizer_unless_the_user_set_one(tmp_path: Path) -> None:
+    symbolizer = tmp_path / "llvm-symbolizer"
+    symbolizer.write_text("#!/bin/sh\n")
+    symbolizer.chmod(0o755)
+    chosen = tsan_env.tsan_options(tmp_path / "tsan", None,
+                                   symbolizers=("/nope", str(symbolizer)))
+    assert f"external_symbolizer_path={symbolizer}" in chosen.split()
+    kept = tsan_env.tsan_options(tmp_path / "tsan", "external_symbolizer_path=/mine",
+                                 symbolizers=(str(symbolizer),))
+    assert "external_symbolizer_path=/mine" in kept.split()
+    assert str(symbolizer) not in kept
+
+
+def test_tsan_options_pass_suppressions_by_absolute_path_and_print_matches(
+        tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tsan.supp").write_text("race:Foo\n")
+    options = tsan_env.tsan_options(tmp_path / "logs" / "tsan", "suppressions=/theirs",
+                                    symbolizers=(), suppressions=Path("tsan.supp")).split()
+    assert f"suppressions={tmp_path / 'tsan.supp'}" in options
+    assert "print_suppressions=1" in options
+
+
+def test_tsan_options_keep_the_users_suppressions_and_print_their_matches(
+        tmp_path: Path) -> None:
+    options = tsan_env.tsan_options(tmp_path / "tsan", "suppressions=/s.txt",
+                                    symbolizers=()).split()
+    assert "suppressions=/s.txt" in options and "print_suppressions=1" in options
+    quiet = tsan_env.tsan_options(tmp_path / "tsan", "suppressions=/s.txt print_suppressions=0",
+                                  symbolizers=()).split()
+    assert "print_suppressions=0" in quiet
+
+
+def test_tsan_options_quote_paths_with_separators(tmp_path: Path) -> None:
+    options = tsan_env.tsan_options(tmp_path / "a b:c" / "tsan", None, symbolizers=())
+    assert f'log_path="{tmp_path / "a b:c" / "tsan"}"' in options
+
+
+def test_the_runner_uses_the_shared_tsan_options() -> None:
+    assert runner.tsan_options is tsan_env.tsan_options
+    assert runner.TSAN_EXIT_CODE == tsan_env.TSAN_EXIT_CODE == 66
