@@ -1,0 +1,390 @@
+#include "racelab/sync/keyed_limiter.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "racelab/base/thread_name.h"
+#include "racelab/sync/token_bucket.h"
+
+namespace racelab {
+
+namespace {
+
+constexpr Clock::duration kInfDuration = TokenBucket::kInfDuration;
+
+TierLimits Sanitized(TierLimits l) {
+  if (!(l.limit > 0)) l.limit = 0;  // NaN and negative, as TokenBucket does
+  if (l.burst < 0) l.burst = 0;
+  return l;
+}
+
+std::chrono::seconds RetryAfter(Clock::duration wait) {
+  if (wait >= kInfDuration) return kRetryNever;
+  return std::max(std::chrono::ceil<std::chrono::seconds>(wait), std::chrono::seconds(1));
+}
+
+int Remaining(double tokens, int burst) {
+  if (!(tokens >= 1)) return 0;
+  return static_cast<int>(std::min(std::floor(tokens), static_cast<double>(burst)));
+}
+
+// The time a bucket holding `tokens` takes to be full again.
+Clock::duration TimeToFull(double tokens, const TierLimits& l) {
+  if (tokens >= l.burst || l.limit == TokenBucket::kInf) return Clock::duration::zero();
+  if (!(l.limit > 0)) return kInfDuration;
+  const double ns = std::ceil((l.burst - tokens) / l.limit * 1e9);
+  if (!(ns < 9223372036854775807.0)) return kInfDuration;
+  return Clock::duration(static_cast<std::int64_t>(ns));
+}
+
+int ShardCount(int requested, std::size_t max_keys) {
+  unsigned n = std::bit_ceil(static_cast<unsigned>(std::clamp(requested, 1, 1024)));
+  while (n > 1 && n > max_keys) n /= 2;
+  return static_cast<int>(n);
+}
+
+// 10 -> "10", 0.5 -> "0.5", 2.25 -> "2.25": no exponent, trailing zeros cut.
+std::string FormatNumber(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", x);
+  std::string s(buf);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::string_view ToString(Tier tier) {
+  switch (tier) {
+    case Tier::kDefault: return "default";
+    case Tier::kFree: return "free";
+    case Tier::kPro: return "pro";
+    case Tier::kEnterprise: return "enterprise";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(DecisionReason reason) {
+  switch (reason) {
+    case DecisionReason::kAllowed: return "allowed";
+    case DecisionReason::kRateLimited: return "rate limited";
+    case DecisionReason::kOverCapacity: return "over capacity";
+    case DecisionReason::kKeyTooLong: return "key too long";
+  }
+  return "unknown";
+}
+
+std::vector<std::pair<std::string, std::string>> RateLimitHeaders(const Decision& d) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (std::isfinite(d.limit)) headers.emplace_back("RateLimit-Limit", FormatNumber(d.limit));
+  headers.emplace_back("RateLimit-Remaining", std::to_string(d.remaining));
+  if (!d.allowed && d.retry_after != kRetryNever) {
+    headers.emplace_back("Retry-After", std::to_string(d.retry_after.count()));
+  }
+  return headers;
+}
+
+// ---- entries and shards ---------------------------------------------------
+
+struct KeyedLimiter::Entry {
+  Entry(std::string_view k, Tier t, TierLimits l, Clock clock, Clock::time_point seen)
+      : key(k), tier(t), limits(l), bucket(l.limit, l.burst, clock), last_seen(seen) {}
+
+  // Whether forgetting this entry loses nothing worth keeping at t: it has
+  // been idle for idle_ttl, or its bucket is full again (as a new one would
+  // be). Else sets *wait to the time until it will be.
+  bool Forgettable(Clock::time_point t, Clock::duration idle_ttl, Clock::duration* wait) {
+    const Clock::duration idle = t - last_seen;
+    const Clock::duration to_full =
+        TimeToFull(bucket.tokens_at(std::max(t, last_seen)), limits);
+    if (idle >= idle_ttl || to_full == Clock::duration::zero()) return true;
+    *wait = std::min(idle_ttl - idle, to_full);
+    return false;
+  }
+
+  const std::string key;
+  const Tier tier;
+  const TierLimits limits;
+  TokenBucket bucket;
+  Clock::time_point last_seen;  // guarded by the shard's mutex
+};
+
+namespace {
+
+// One shard's entries: an open-addressing hash table (linear probing,
+// backward-shift deletion) of owned entries. A lookup touches one slot and
+// the entry it finds; node-based maps cost two or three more cache misses,
+// which is most of the time of a lookup among 100,000 keys.
+template <typename Entry>
+class EntryTable {
+ public:
+  Entry* Find(std::uint64_t hash, std::string_view key) const {
+    if (slots_.empty()) return nullptr;
+    for (std::size_t i = Home(hash);; i = Next(i)) {
+      const Slot& s = slots_[i];
+      if (!s.entry) return nullptr;
+      if (s.hash == hash && s.entry->key == key) return s.entry.get();
+    }
+  }
+
+  // Requires: no entry with this key.
+  Entry* Insert(std::uint64_t hash, std::unique_ptr<Entry> entry) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) Grow();
+    Entry* raw = entry.get();
+    Place(Slot{hash, std::move(entry)});
+    ++size_;
+    return raw;
+  }
+
+  // Looks at up to `budget` entries, from where the last call stopped, and
+  // erases the first for which forget(entry) is true; returns whether it did.
+  template <typename Forget>
+  bool EraseOneOf(std::size_t budget, Forget forget) {
+    for (std::size_t n = 0; n < slots_.size() && budget > 0; ++n) {
+      cursor_ = Next(cursor_);
+      if (!slots_[cursor_].entry) continue;
+      --budget;
+      if (forget(*slots_[cursor_].entry)) {
+        EraseAt(cursor_);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Erases every entry for which forget(entry) is true; returns how many.
+  template <typename Forget>
+  std::size_t EraseIf(Forget forget) {
+    std::vector<std::pair<std::uint64_t, const Entry*>> doomed;
+    for (const Slot& s : slots_) {
+      if (s.entry && forget(*s.entry)) doomed.emplace_back(s.hash, s.entry.get());
+    }
+    for (const auto& [hash, entry] : doomed) {
+      std::size_t i = Home(hash);
+      while (slots_[i].entry.get() != entry) i = Next(i);
+      EraseAt(i);
+    }
+    return doomed.size();
+  }
+
+  std::size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::unique_ptr<Entry> entry;  // null: empty
+  };
+
+  std::size_t Home(std::uint64_t hash) const { return hash & (slots_.size() - 1); }
+  std::size_t Next(std::size_t i) const { return (i + 1) & (slots_.size() - 1); }
+
+  void Place(Slot slot) {
+    std::size_t i = Home(slot.hash);
+    while (slots_[i].entry) i = Next(i);
+    slots_[i] = std::move(slot);
+  }
+
+  void Grow() {
+    const std::size_t capacity = std::max<std::size_t>(16, slots_.size() * 2);
+    std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(capacity));
+    for (Slot& s : old) {
+      if (s.entry) Place(std::move(s));
+    }
+  }
+
+  // Empties slot i, then moves back each later entry of the probe run whose
+  // home is not between the hole and itself, so no lookup meets a gap.
+  void EraseAt(std::size_t i) {
+    slots_[i].entry.reset();
+    for (std::size_t j = Next(i); slots_[j].entry; j = Next(j)) {
+      const std::size_t home = Home(slots_[j].hash);
+      const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (!stays) {
+        slots_[i] = std::move(slots_[j]);
+        i = j;
+      }
+    }
+    --size_;
+  }
+
+  std::vector<Slot> slots_;  // size 0 or a power of two
+  std::size_t size_ = 0;
+  std::size_t cursor_ = 0;
+};
+
+// Entries looked at for a slot when a new key arrives at the cap.
+constexpr std::size_t kEvictionBudget = 16;
+
+}  // namespace
+
+// Aligned to a cache line so that shards used by different threads do not
+// share one.
+struct alignas(64) KeyedLimiter::Shard {
+  // Takes a token from e at t.
+  static Decision Take(Entry& e, Clock::time_point t) {
+    e.last_seen = std::max(e.last_seen, t);
+    const TokenBucket::Take take = e.bucket.take_n(t, 1);
+    Decision d;
+    d.allowed = take.allowed;
+    d.tier = e.tier;
+    d.limit = e.limits.limit;
+    d.remaining = Remaining(take.tokens, e.limits.burst);
+    if (!take.allowed) {
+      d.reason = DecisionReason::kRateLimited;
+      d.retry_after = RetryAfter(take.wait);
+    }
+    return d;
+  }
+
+  // At the cap: erases an entry with nothing left to remember, looking at
+  // up to kEvictionBudget of them. Else sets *wait to the soonest time one
+  // of them will be, and returns false.
+  bool MakeRoomLocked(Clock::time_point t, Clock::duration idle_ttl, Clock::duration* wait)
+      RACELAB_REQUIRES(mu) {
+    *wait = idle_ttl;  // also when the other shards hold every slot
+    return table.EraseOneOf(kEvictionBudget, [&](Entry& e) {
+      Clock::duration until = kInfDuration;
+      if (e.Forgettable(t, idle_ttl, &until)) return true;
+      *wait = std::min(*wait, until);
+      return false;
+    });
+  }
+
+  std::size_t EvictStale(Clock::time_point now, Clock::duration idle_ttl)
+      RACELAB_EXCLUDES(mu) {
+    MutexLock lock(mu);
+    return table.EraseIf([&](const Entry& e) { return now - e.last_seen >= idle_ttl; });
+  }
+
+  Mutex mu;
+  EntryTable<Entry> table RACELAB_GUARDED_BY(mu);
+};
+
+// ---- KeyedLimiter ---------------------------------------------------------
+
+KeyedLimiter::KeyedLimiter(KeyedLimiterOptions options)
+    : options_(std::move(options)),
+      max_keys_(options_.max_keys),
+      shard_count_(ShardCount(options_.shards, options_.max_keys)),
+      shard_shift_(64 - std::countr_zero(static_cast<unsigned>(shard_count_))),
+      shards_(new Shard[static_cast<std::size_t>(shard_count_)]) {
+  if (options_.cleanup_interval > std::chrono::nanoseconds::zero()) {
+    cleanup_ = std::thread([this] { CleanupLoop(); });
+  }
+}
+
+KeyedLimiter::~KeyedLimiter() {
+  {
+    MutexLock lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.NotifyAll();
+  if (cleanup_.joinable()) cleanup_.join();
+}
+
+KeyedLimiter::Shard& KeyedLimiter::ShardFor(std::uint64_t hash) const {
+  if (shard_count_ == 1) return shards_[0];
+  // The top bits of a multiplicative mix: the table inside uses the low bits.
+  return shards_[(hash * 0x9E3779B97F4A7C15ULL) >> shard_shift_];
+}
+
+Tier KeyedLimiter::Resolve(std::string_view key) const {
+  if (options_.resolver) return options_.resolver(key);
+  const auto it = options_.tiers.find(std::string(key));
+  return it == options_.tiers.end() ? Tier::kDefault : it->second;
+}
+
+const TierLimits& KeyedLimiter::LimitsOf(Tier tier) const {
+  switch (tier) {
+    case Tier::kFree: return options_.free_tier;
+    case Tier::kPro: return options_.pro_tier;
+    case Tier::kEnterprise: return options_.enterprise_tier;
+    case Tier::kDefault: break;
+  }
+  return options_.default_tier;
+}
+
+Decision KeyedLimiter::allow(std::string_view key) {
+  return allow_at(key, options_.clock.now());
+}
+
+Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
+  if (key.size() > options_.max_key_bytes) {
+    Decision d;
+    d.reason = DecisionReason::kKeyTooLong;
+    d.retry_after = kRetryNever;
+    d.limit = Sanitized(options_.default_tier).limit;
+    return d;
+  }
+  const std::uint64_t hash = std::hash<std::string_view>{}(key);
+  Shard& shard = ShardFor(hash);
+  {
+    MutexLock lock(shard.mu);
+    if (Entry* e = shard.table.Find(hash, key)) return Shard::Take(*e, t);
+  }
+  // A new key: resolve its tier without holding the lock (user code).
+  const Tier tier = Resolve(key);
+  const TierLimits limits = Sanitized(LimitsOf(tier));
+  MutexLock lock(shard.mu);
+  if (Entry* e = shard.table.Find(hash, key)) return Shard::Take(*e, t);  // created meanwhile
+  // A free slot, or else the slot of an entry of this shard that can go.
+  Clock::duration wait{0};
+  if (!ReserveSlot() && !shard.MakeRoomLocked(t, options_.idle_ttl, &wait)) {
+    Decision d;
+    d.reason = DecisionReason::kOverCapacity;
+    d.retry_after = max_keys_ == 0 ? kRetryNever : RetryAfter(wait);
+    d.tier = tier;
+    d.limit = limits.limit;
+    return d;
+  }
+  Entry* e = shard.table.Insert(
+      hash, std::make_unique<Entry>(key, tier, limits, options_.clock, t));
+  return Shard::Take(*e, t);
+}
+
+bool KeyedLimiter::ReserveSlot() {
+  std::size_t n = entries_.load(std::memory_order_relaxed);
+  do {
+    if (n >= max_keys_) return false;
+  } while (!entries_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return true;
+}
+
+std::size_t KeyedLimiter::evict_stale(Clock::time_point now) {
+  std::size_t evicted = 0;
+  for (int i = 0; i < shard_count_; ++i) {
+    const std::size_t n = shards_[i].EvictStale(now, options_.idle_ttl);
+    entries_.fetch_sub(n, std::memory_order_relaxed);
+    evicted += n;
+  }
+  return evicted;
+}
+
+std::size_t KeyedLimiter::size() const { return entries_.load(std::memory_order_relaxed); }
+
+void KeyedLimiter::CleanupLoop() {
+  SetCurrentThreadName("rl-keyed-gc");
+  // Capped so that now + interval cannot overflow.
+  const auto interval = std::min<std::chrono::nanoseconds>(options_.cleanup_interval,
+                                                           std::chrono::hours(24));
+  for (;;) {
+    {
+      MutexLock lock(stop_mu_);
+      if (stop_cv_.WaitFor(lock, interval,
+                           [this]() RACELAB_REQUIRES(stop_mu_) { return stopping_; })) {
+        return;
+      }
+    }
+    const std::size_t evicted = evict_stale(options_.clock.now());
+    if (options_.on_cleanup) options_.on_cleanup(evicted);
+  }
+}
+
+}  // namespace racelab

@@ -1,0 +1,437 @@
+#include "racelab/sync/worker_pool.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <tuple>
+
+#include "racelab/base/thread_name.h"
+
+namespace racelab {
+
+namespace {
+
+// How often an idle worker yields, looking for work, before it parks.
+constexpr int kSpinsBeforePark = 64;
+
+// The error of a job that threw.
+Error ErrorOf(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return std::string(ex.what());
+  } catch (...) {
+    return std::string("unknown exception");
+  }
+}
+
+template <typename Fn>
+Error RunWithRetryImpl(const Context& ctx, const RetryPolicy& policy, Fn&& fn, int* attempts) {
+  Error err;
+  auto backoff = policy.initial_backoff;
+  int n = 0;
+  for (;;) {
+    ++n;
+    try {
+      err = fn(ctx);
+    } catch (...) {
+      err = ErrorOf(std::current_exception());
+    }
+    if (!err || n >= policy.max_attempts || ctx.done()) break;
+    if (ctx.wait_for(backoff)) break;  // canceled while backing off
+    const double next = static_cast<double>(backoff.count()) * policy.multiplier;
+    backoff = next >= static_cast<double>(policy.max_backoff.count())
+                  ? policy.max_backoff
+                  : std::chrono::nanoseconds(static_cast<std::int64_t>(next));
+  }
+  if (attempts != nullptr) *attempts = n;
+  return err;
+}
+
+std::size_t CheckedCapacity(std::size_t capacity) {
+  if (capacity < 1) {
+    throw std::invalid_argument("worker_pool: queue_capacity must be >= 1 (got " +
+                                std::to_string(capacity) + ")");
+  }
+  return capacity;
+}
+
+}  // namespace
+
+Error RunWithRetry(const Context& ctx, const RetryPolicy& policy,
+                   const std::function<Error(const Context&)>& fn, int* attempts) {
+  return RunWithRetryImpl(ctx, policy, fn, attempts);
+}
+
+WorkerPool::WorkerPool(Options options)
+    : cap_(CheckedCapacity(options.queue_capacity)),
+      ring_(std::max<std::size_t>(cap_, 2)),
+      pow2_((ring_ & (ring_ - 1)) == 0),
+      space_threshold_(std::max<std::size_t>(1, cap_ / 2)),
+      retry_(options.retry),
+      on_failure_(std::move(options.on_failure)),
+      slots_(std::make_unique<Slot[]>(ring_)) {
+  if (options.workers < 1) {
+    throw std::invalid_argument("worker_pool: workers must be >= 1 (got " +
+                                std::to_string(options.workers) + ")");
+  }
+  std::tie(ctx_, cancel_) = WithCancel(Context::Background());
+  for (std::size_t i = 0; i < ring_; ++i) slots_[i].seq.store(i, std::memory_order_relaxed);
+  counters_ = std::make_unique<WorkerCounters[]>(options.workers);
+  {
+    MutexLock lock(mu_);
+    live_workers_ = options.workers;
+  }
+  threads_.reserve(options.workers);
+  try {
+    for (int i = 0; i < options.workers; ++i) {
+      threads_.emplace_back([this, i, name = options.name] {
+        SetCurrentThreadName(name + "-" + std::to_string(i));
+        WorkerLoop(i);
+      });
+    }
+  } catch (...) {
+    {
+      MutexLock lock(mu_);
+      live_workers_ -= options.workers - static_cast<int>(threads_.size());
+    }
+    shutdown();
+    throw;
+  }
+}
+
+WorkerPool::~WorkerPool() { shutdown(); }
+
+SubmitResult WorkerPool::Submit(pool_internal::Job& job, const Context* ctx) {
+  if (ctx != nullptr && ctx->done()) {
+    CountRejected();
+    return {ctx->err() == ContextErr::kDeadlineExceeded ? PoolStatus::kDeadlineExceeded
+                                                        : PoolStatus::kCanceled};
+  }
+  JobId id = 0;
+  const PoolStatus s = TryEnqueue(job, &id);
+  if (s == PoolStatus::kOk) return {s, id};
+  if (s == PoolStatus::kFull && ctx != nullptr) return SubmitBlocking(job, *ctx);
+  CountRejected();
+  return {s};
+}
+
+PoolStatus WorkerPool::TryEnqueue(pool_internal::Job& job, JobId* id) {
+  std::uint64_t pos = tail_.load(std::memory_order_relaxed);
+  Slot* slot;
+  for (;;) {
+    if ((pos & kClosedBit) != 0) return PoolStatus::kShutdown;
+    slot = &slots_[Index(pos)];
+    // seq_cst: a blocked submitter's re-check pairs with the worker's
+    // seq_cst release of the slot (see WakeSubmitters).
+    const std::uint64_t seq = slot->seq.load(std::memory_order_seq_cst);
+    const auto diff = static_cast<std::int64_t>(seq - pos);
+    if (diff == 0) {
+      // Only when the ring is larger than the capacity (capacity 1): count.
+      // seq_cst: pairs with the worker's head CAS, as the slot check does.
+      if (ring_ != cap_) {
+        const std::uint64_t head = head_.load(std::memory_order_seq_cst);
+        if (head > pos) {  // our tail was stale
+          pos = tail_.load(std::memory_order_relaxed);
+          continue;
+        }
+        if (pos - head >= cap_) return PoolStatus::kFull;
+      }
+      if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                      std::memory_order_relaxed)) {
+        break;
+      }
+    } else if (diff < 0) {
+      return PoolStatus::kFull;  // the slot still holds a job one lap behind
+    } else {
+      pos = tail_.load(std::memory_order_relaxed);
+    }
+  }
+  slot->job = std::move(job);
+  slot->seq.store(pos + 1, std::memory_order_release);  // publishes the job
+  *id = pos + 1;
+  // Dekker pairing with Park(): our seq_cst tail CAS precedes this load; a
+  // parking worker's seq_cst idle_ increment precedes its tail load. One of
+  // us sees the other.
+  if (idle_.load(std::memory_order_seq_cst) > 0) WakeWorker();
+  return PoolStatus::kOk;
+}
+
+bool WorkerPool::TryDequeue(pool_internal::Job* job, JobId* id) {
+  std::uint64_t pos = head_.load(std::memory_order_relaxed);
+  Slot* slot;
+  for (;;) {
+    slot = &slots_[Index(pos)];
+    const std::uint64_t seq = slot->seq.load(std::memory_order_acquire);
+    const auto diff = static_cast<std::int64_t>(seq - (pos + 1));
+    if (diff == 0) {
+      if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                      std::memory_order_relaxed)) {
+        break;
+      }
+    } else if (diff < 0) {
+      return false;  // empty (or the job at head is not published yet)
+    } else {
+      pos = head_.load(std::memory_order_relaxed);
+    }
+  }
+  *job = std::move(slot->job);
+  // Frees the slot for the submit one lap later. seq_cst: pairs with a
+  // blocked submitter's registration (space_waiters_) and re-check.
+  slot->seq.store(pos + ring_, std::memory_order_seq_cst);
+  *id = pos + 1;
+  if (space_waiters_.load(std::memory_order_seq_cst) > 0) {
+    // Free room is measured from the CURRENT head (seq_cst), not from our
+    // pos: the slot a submitter waits for may be freed by us last, after
+    // another worker drained the rest. If that worker missed the
+    // registration, its head CAS precedes the registration, which precedes
+    // our seq store, so this load sees the drained head and we wake it.
+    const std::uint64_t head = head_.load(std::memory_order_seq_cst);
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~kClosedBit;
+    const std::uint64_t queued = tail > head ? tail - head : 0;
+    if (cap_ - std::min<std::uint64_t>(cap_, queued) >= space_threshold_ &&
+        space_waiters_.exchange(0, std::memory_order_seq_cst) > 0) {
+      WakeSubmitters();
+    }
+  }
+  return true;
+}
+
+void WorkerPool::WakeWorker() {
+  MutexLock lock(mu_);
+  ++wake_epoch_;
+  wake_.NotifyOne();
+}
+
+void WorkerPool::WakeSubmitters() {
+  MutexLock lock(space_mu_);
+  ++space_epoch_;
+  space_.NotifyAll();
+}
+
+SubmitResult WorkerPool::SubmitBlocking(pool_internal::Job& job, const Context& ctx) {
+  auto from_ctx = [&ctx] {
+    return SubmitResult{ctx.err() == ContextErr::kDeadlineExceeded
+                            ? PoolStatus::kDeadlineExceeded
+                            : PoolStatus::kCanceled};
+  };
+  // Wakes this wait when ctx is canceled; unregistered after space_mu_ is
+  // released (it is declared before the lock).
+  CallbackHandle wake = ctx.on_done([this] { WakeSubmitters(); });
+  const std::optional<Context::Clock::time_point> deadline = ctx.deadline();
+  MutexLock lock(space_mu_);
+  for (;;) {
+    if (ctx.done()) {
+      CountRejected();
+      return from_ctx();
+    }
+    const std::uint64_t epoch = space_epoch_;
+    // Register first, then re-check (Dekker with TryDequeue): either our
+    // re-check sees the freed slot or the worker sees us waiting. A stale
+    // registration costs one spurious wake-up.
+    space_waiters_.fetch_add(1, std::memory_order_seq_cst);
+    JobId id = 0;
+    const PoolStatus s = TryEnqueue(job, &id);
+    if (s == PoolStatus::kOk) return {s, id};
+    if (s == PoolStatus::kShutdown) {
+      CountRejected();
+      return {s};
+    }
+    auto moved_or_done = [&]() RACELAB_REQUIRES(space_mu_) {
+      return space_epoch_ != epoch || ctx.done();
+    };
+    if (deadline) {
+      space_.WaitUntil(lock, *deadline, moved_or_done);
+    } else {
+      space_.Wait(lock, moved_or_done);
+    }
+  }
+}
+
+bool WorkerPool::Park() {
+  MutexLock lock(mu_);
+  idle_.fetch_add(1, std::memory_order_seq_cst);
+  bool keep_going = true;
+  for (;;) {
+    if (abort_.load(std::memory_order_relaxed)) {
+      keep_going = false;
+      break;
+    }
+    const std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+    const std::uint64_t head = head_.load(std::memory_order_seq_cst);
+    if ((tail & ~kClosedBit) != head) break;  // work, maybe still being published
+    if ((tail & kClosedBit) != 0) {           // closed and drained: nothing ever again
+      keep_going = false;
+      break;
+    }
+    const std::uint64_t epoch = wake_epoch_;
+    wake_.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return wake_epoch_ != epoch; });
+  }
+  idle_.fetch_sub(1, std::memory_order_seq_cst);
+  return keep_going;
+}
+
+void WorkerPool::WorkerLoop(int index) {
+  WorkerCounters& counters = counters_[index];
+  pool_internal::Job job;
+  JobId id = 0;
+  while (!abort_.load(std::memory_order_relaxed)) {
+    if (TryDequeue(&job, &id)) {
+      Run(job, id, counters);
+      continue;
+    }
+    // Before parking (a futex sleep, and a futex wake for the next submit),
+    // give a busy producer a moment: tiny jobs arrive faster than a
+    // wake-up takes.
+    bool arrived = false;
+    for (int spin = 0; spin < kSpinsBeforePark && !arrived; ++spin) {
+      std::this_thread::yield();
+      arrived = head_.load(std::memory_order_relaxed) !=
+                (tail_.load(std::memory_order_relaxed) & ~kClosedBit);
+    }
+    if (arrived) continue;
+    if (!Park()) break;
+    // A submit that claimed a slot but has not published it yet: let it run.
+    if (head_.load(std::memory_order_relaxed) !=
+        (tail_.load(std::memory_order_relaxed) & ~kClosedBit)) {
+      std::this_thread::yield();
+    }
+  }
+  MutexLock lock(mu_);
+  --live_workers_;
+  changed_.NotifyAll();
+}
+
+void WorkerPool::Run(pool_internal::Job& job, JobId id, WorkerCounters& counters) {
+  // Single writer per counter: a relaxed load and store, no locked add.
+  auto bump = [](std::atomic<std::uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  };
+  counters.running.store(1, std::memory_order_relaxed);
+  Error err;
+  int attempts = 1;
+  if (retry_.max_attempts <= 1) {
+    try {
+      err = job(ctx_);
+    } catch (...) {
+      err = ErrorOf(std::current_exception());
+    }
+  } else {
+    err = RunWithRetryImpl(ctx_, retry_, job, &attempts);
+  }
+  job.reset();
+  counters.running.store(0, std::memory_order_relaxed);
+  if (!err) {
+    bump(counters.done);
+    return;
+  }
+  bump(counters.failed);
+  if (!on_failure_) return;
+  try {
+    on_failure_(JobFailure{id, std::move(*err), attempts});
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "racelab::WorkerPool: on_failure threw: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "racelab::WorkerPool: on_failure threw\n");
+  }
+}
+
+ShutdownResult WorkerPool::shutdown(Context::Clock::time_point deadline) {
+  for (const std::thread& t : threads_) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      throw std::logic_error(
+          "worker_pool: shutdown() called from one of its own workers (it would wait for "
+          "itself)");
+    }
+  }
+  {
+    MutexLock lock(mu_);
+    if (phase_ != Phase::kRunning) {
+      changed_.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return phase_ == Phase::kShutDown; });
+      return result_;
+    }
+    phase_ = Phase::kShuttingDown;
+  }
+  ShutdownResult result;
+
+  // 1. Intake stops: every submit whose tail CAS came before this is
+  //    accepted (and will be published); every later one sees the bit.
+  const std::uint64_t end = tail_.fetch_or(kClosedBit, std::memory_order_seq_cst) & ~kClosedBit;
+  WakeSubmitters();  // blocked submits return kShutdown
+  {
+    MutexLock lock(mu_);
+    ++wake_epoch_;
+    wake_.NotifyAll();  // parked workers drain, then exit
+  }
+
+  // 2. Drain until the deadline; then cancel the jobs' context and take no
+  //    more jobs from the queue.
+  {
+    MutexLock lock(mu_);
+    auto all_exited = [&]() RACELAB_REQUIRES(mu_) { return live_workers_ == 0; };
+    if (deadline == Context::Clock::time_point::max()) {
+      changed_.Wait(lock, all_exited);
+    } else {
+      result.deadline_exceeded = !changed_.WaitUntil(lock, deadline, all_exited);
+    }
+  }
+  if (result.deadline_exceeded) {
+    abort_.store(true, std::memory_order_relaxed);
+    try {
+      cancel_("worker_pool: shutdown deadline passed");
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
+    }
+    MutexLock lock(mu_);
+    ++wake_epoch_;
+    wake_.NotifyAll();
+    changed_.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return live_workers_ == 0; });
+  }
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+
+  // 3. What no worker took was accepted and never ran: report it by id.
+  for (std::uint64_t pos = head_.load(std::memory_order_relaxed); pos < end; ++pos) {
+    Slot& slot = slots_[Index(pos)];
+    // Its submitter won the tail CAS before the close; it publishes soon.
+    while (slot.seq.load(std::memory_order_acquire) != pos + 1) std::this_thread::yield();
+    slot.job.reset();
+    result.not_run.push_back(pos + 1);
+  }
+  head_.store(end, std::memory_order_relaxed);
+  try {
+    cancel_("worker_pool: shut down");  // no-op if the deadline canceled it
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
+  }
+
+  MutexLock lock(mu_);
+  not_run_ = result.not_run.size();
+  result_ = result;
+  phase_ = Phase::kShutDown;
+  changed_.NotifyAll();
+  return result;
+}
+
+PoolStats WorkerPool::stats() const {
+  PoolStats s;
+  const std::uint64_t head = head_.load(std::memory_order_relaxed);
+  const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~kClosedBit;
+  s.queued = tail > head ? tail - head : 0;
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    s.running += counters_[i].running.load(std::memory_order_relaxed);
+    s.done += counters_[i].done.load(std::memory_order_relaxed);
+    s.failed += counters_[i].failed.load(std::memory_order_relaxed);
+  }
+  s.rejected = rejected_.load(std::memory_order_relaxed);
+  {
+    MutexLock lock(mu_);
+    s.not_run = not_run_;
+    if (phase_ == Phase::kShutDown) s.queued = 0;
+  }
+  return s;
+}
+
+}  // namespace racelab
