@@ -1,4 +1,5 @@
 // Compile-fail probe for -Werror=thread-safety.
+// EXPECT-ERROR: writing variable 'total_' requires holding mutex 'mu_' exclusively
 //
 // Built twice by ctest: with RACELAB_LOCK_CORRECTLY defined it must compile
 // (so the probe itself is sound); without it, it must fail with clang's

@@ -1,5 +1,7 @@
 // Mutex and MutexLock: std::mutex with its locking made visible to clang's
-// thread-safety analysis (see thread_annotations.h).
+// thread-safety analysis (see thread_annotations.h). SharedMutex, with
+// ReaderLock and WriterLock, does the same for std::shared_mutex: many
+// readers or one writer.
 //
 //   class Cache {
 //    public:
@@ -18,13 +20,15 @@
 //
 // Memory ordering: unlock() happens-before every later lock() of the same
 // Mutex that returns; so everything written while holding it is visible to
-// the next holder.
+// the next holder. For SharedMutex, a writer's unlock() happens-before every
+// later lock() and lock_shared(); readers do not order each other.
 #ifndef RACELAB_SYNC_MUTEX_H_
 #define RACELAB_SYNC_MUTEX_H_
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 
 #include "racelab/sync/thread_annotations.h"
 
@@ -60,6 +64,54 @@ class RACELAB_SCOPED_CAPABILITY MutexLock {
  private:
   friend class CondVar;
   Mutex& mu_;
+};
+
+// A reader-writer mutex: many holders in shared mode, or one in exclusive
+// mode. Fields read under ReaderLock and written under WriterLock are
+// RACELAB_GUARDED_BY it; the analysis then refuses a write under a reader
+// lock. Keeps std::shared_mutex's member names, so std::shared_lock works.
+class RACELAB_CAPABILITY("shared_mutex") SharedMutex {
+ public:
+  SharedMutex() = default;
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
+
+  // Exclusive: blocks until no other thread holds it in any mode.
+  void lock() RACELAB_ACQUIRE() { mu_.lock(); }
+  void unlock() RACELAB_RELEASE() { mu_.unlock(); }
+  bool try_lock() RACELAB_TRY_ACQUIRE(true) { return mu_.try_lock(); }
+  // Shared: blocks while a writer holds it.
+  // Requires: the calling thread holds it in neither mode.
+  void lock_shared() RACELAB_ACQUIRE_SHARED() { mu_.lock_shared(); }
+  void unlock_shared() RACELAB_RELEASE_SHARED() { mu_.unlock_shared(); }
+  bool try_lock_shared() RACELAB_TRY_ACQUIRE_SHARED(true) { return mu_.try_lock_shared(); }
+
+ private:
+  std::shared_mutex mu_;
+};
+
+// Holds `mu` in shared mode for its scope: reads only.
+class RACELAB_SCOPED_CAPABILITY ReaderLock {
+ public:
+  explicit ReaderLock(SharedMutex& mu) RACELAB_ACQUIRE_SHARED(mu) : mu_(mu) { mu_.lock_shared(); }
+  ~ReaderLock() RACELAB_RELEASE() { mu_.unlock_shared(); }
+  ReaderLock(const ReaderLock&) = delete;
+  ReaderLock& operator=(const ReaderLock&) = delete;
+
+ private:
+  SharedMutex& mu_;
+};
+
+// Holds `mu` exclusively for its scope.
+class RACELAB_SCOPED_CAPABILITY WriterLock {
+ public:
+  explicit WriterLock(SharedMutex& mu) RACELAB_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  ~WriterLock() RACELAB_RELEASE() { mu_.unlock(); }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  SharedMutex& mu_;
 };
 
 // A condition variable for Mutex. Waits take the predicate, so a spurious
