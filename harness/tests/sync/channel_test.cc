@@ -156,9 +156,9 @@ TEST(ChannelTest, RendezvousSendReturnsOnlyAfterAReceiverTookTheValue) {
 
 TEST(ChannelTest, RendezvousSendWithoutReceiverGivesUpAtDeadlineKeepingTheValue) {
   Channel<std::unique_ptr<int>> ch(0);
+  const auto start = Clock::now();
   auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
   auto value = std::make_unique<int>(5);
-  const auto start = Clock::now();
   EXPECT_EQ(ch.send(std::move(value), ctx), ChanStatus::kDeadlineExceeded);
   const auto waited = Clock::now() - start;
   EXPECT_GE(waited, 20ms);
@@ -204,8 +204,8 @@ TEST(ChannelTest, RecvGivesUpWhenTheContextIsCanceled) {
 
 TEST(ChannelTest, RecvHonoursTheContextDeadline) {
   Channel<int> ch(1);
-  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
   const auto start = Clock::now();
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
   RecvResult<int> r = ch.recv(ctx);
   const auto waited = Clock::now() - start;
   EXPECT_EQ(r.status, ChanStatus::kDeadlineExceeded);

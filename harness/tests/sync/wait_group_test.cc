@@ -108,8 +108,8 @@ TEST(WaitGroupTest, WaitWithContextGivesUpWhenCanceled) {
 TEST(WaitGroupTest, WaitWithContextHonoursItsDeadline) {
   WaitGroup wg;
   wg.add(1);
-  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
   const auto start = Clock::now();
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
   EXPECT_EQ(wg.wait(ctx), ContextErr::kDeadlineExceeded);
   const auto waited = Clock::now() - start;
   EXPECT_GE(waited, 20ms);

@@ -180,8 +180,8 @@ TEST(WorkerPoolTest, BlockedSubmitGivesUpAtItsDeadline) {
   ASSERT_TRUE(pool.submit(blocker.job()));
   ASSERT_TRUE(blocker.started());
   ASSERT_TRUE(pool.submit([] {}));
-  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
   const auto start = Clock::now();
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
   EXPECT_EQ(pool.submit([] {}, ctx).status, PoolStatus::kDeadlineExceeded);
   const auto waited = Clock::now() - start;
   EXPECT_GE(waited, 20ms);
