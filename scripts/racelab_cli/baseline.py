@@ -16,14 +16,14 @@ not seen is stale: a warning, and `racelab baseline update --prune` removes it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from . import patterns as P
 from . import textfile
-from .model import Baseline, BaselineCheck, BaselineEntry, Finding
+from .model import Baseline, BaselineCheck, BaselineEntry, Finding, Frame, Status
 
 BASELINE_SCHEMA = "racelab.baseline/1"
 _TOP_KEYS = {"schema", "comment", "entries"}
@@ -138,10 +138,11 @@ def apply(baseline: Baseline, findings: Sequence[Finding], today: date) -> Basel
     check = BaselineCheck(str(baseline.path))
     seen = {f.report.fingerprint for f in findings}
     for finding in findings:
-        if finding.status == "suppressed":
+        if finding.status == Status.SUPPRESSED:
             continue
         entry = baseline.get(finding.report.fingerprint)
-        finding.status = "known" if entry is not None and not entry.expired(today) else "new"
+        excused = entry is not None and not entry.expired(today)
+        finding.status = Status.KNOWN if excused else Status.NEW
     for entry in baseline.entries:
         if entry.expired(today):
             check.expired.append(entry)
@@ -167,19 +168,19 @@ class UpdateResult:
         self.expired: list[BaselineEntry] = []
 
 
-def update(baseline: Baseline, findings: Iterable[dict[str, Any]], *, reason: str | None,
+def update(baseline: Baseline, findings: Iterable[Finding], *, reason: str | None,
            expires: date | None, prune: bool, today: date,
-           describe_frame) -> UpdateResult:
-    """Add an entry for each finding (a results.json finding object) the baseline lacks;
+           describe_frame: Callable[[Frame | None], str | None]) -> UpdateResult:
+    """Add an entry for each finding (read back from a results.json) the baseline lacks;
     keep every existing entry as it is (reason, expiry); list entries whose finding is
     absent as stale and remove them only when `prune`. Suppressed findings are skipped.
     Raises BaselineError when entries must be added and `reason` is empty."""
     result = UpdateResult()
-    wanted: dict[str, dict[str, Any]] = {}
+    wanted: dict[str, Finding] = {}
     for finding in findings:
-        if finding.get("status") == "suppressed":
+        if finding.status == Status.SUPPRESSED:
             continue
-        wanted.setdefault(finding["fingerprint"], finding)
+        wanted.setdefault(finding.report.fingerprint, finding)
     missing = [f for fp, f in wanted.items() if baseline.get(fp) is None]
     if missing and not (reason and reason.strip()):
         raise BaselineError(
@@ -198,8 +199,8 @@ def update(baseline: Baseline, findings: Iterable[dict[str, Any]], *, reason: st
             kept.append(entry)
             result.stale.append(entry)
     for finding in missing:
-        entry = BaselineEntry(fingerprint=finding["fingerprint"], kind=finding["kind"],
-                              top_frame=describe_frame(finding.get("top_frame")),
+        entry = BaselineEntry(fingerprint=finding.report.fingerprint, kind=finding.report.kind,
+                              top_frame=describe_frame(finding.report.top_frame),
                               reason=(reason or "").strip(), expires=expires)
         kept.append(entry)
         result.added.append(entry)

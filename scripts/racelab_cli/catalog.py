@@ -7,22 +7,28 @@ keys are errors too: a misspelt bound ("max_peak_thread") must not silently vani
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from . import patterns as P
-from .model import Expectation, LoadProfile, Scenario
+from .model import Expectation, Invariant, LoadProfile, Scenario, ServerConfig
 
 MANIFEST = "scenario.toml"
-DEFAULT_THREADS = 4
+DEFAULT_IO_THREADS = 4
+# What can catch a pair's bug ("caught_by"), as `racelab list` shows it.
+DETECTORS = ("tsan", "thread-safety", "invariant", "leak-check", "thread-count", "watchdog",
+             "asan")
+INVARIANT_OPS = ("equals", "at_most", "at_least")
 
-_TOP_KEYS = {"title", "bug", "guide_rule", "fix", "load", "bad", "fixed"}
-_LOAD_KEYS = {"paths", "connections", "requests", "disconnects", "threads"}
+_TOP_KEYS = {"title", "bug", "guide_rule", "fix", "bug_class", "caught_by", "server", "load",
+             "bad", "fixed", "invariants"}
+_SERVER_KEYS = {"io_threads"}
+_LOAD_KEYS = {"paths", "connections", "requests", "disconnects"}
 _BAD_KEYS = {"expect"}
 _EXPECT_KEYS = {"kind", "function"}
 _FIXED_KEYS = {"clean", "min_ok", "max_peak_threads"}
+_INVARIANT_KEYS = {"description", "get", *INVARIANT_OPS}
 
 
 class ManifestError(Exception):
@@ -71,7 +77,16 @@ def _validate(name: str, path: Path, data: dict[str, Any]) -> Scenario:
     title = check.text(data, "title")
     if "\n" in title:
         raise ManifestError(path, "title", "must be one line")
+    server_table = data.get("server", {})
+    if not isinstance(server_table, dict):
+        raise ManifestError(path, "server", "must be a table")
+    check.known_keys(server_table, _SERVER_KEYS, "server.")
+    server = ServerConfig(io_threads=check.integer(server_table, "io_threads", "server.",
+                                                   minimum=1, default=DEFAULT_IO_THREADS))
     load_table = check.table(data, "load")
+    if "threads" in load_table:
+        raise ManifestError(path, "load.threads", "the server's io threads are "
+                            "[server] io_threads, apart from the load profile")
     check.known_keys(load_table, _LOAD_KEYS, "load.")
     paths = load_table.get("paths")
     if (not isinstance(paths, list) or not paths
@@ -83,8 +98,6 @@ def _validate(name: str, path: Path, data: dict[str, Any]) -> Scenario:
         connections=check.integer(load_table, "connections", "load.", minimum=1),
         requests=check.integer(load_table, "requests", "load.", minimum=1),
         disconnects=check.integer(load_table, "disconnects", "load.", minimum=0, default=0),
-        threads=check.integer(load_table, "threads", "load.", minimum=1,
-                              default=DEFAULT_THREADS),
     )
     bad = check.table(data, "bad")
     check.known_keys(bad, _BAD_KEYS, "bad.")
@@ -104,8 +117,8 @@ def _validate(name: str, path: Path, data: dict[str, Any]) -> Scenario:
                                 f"{kind!r} is not a kind slug such as 'data-race'")
         function = check.text(item, "function", prefix)
         try:
-            re.compile(function)
-        except re.error as err:
+            P.user_regex(function)
+        except P.RegexError as err:
             raise ManifestError(path, prefix + "function",
                                 f"{function!r} is not a valid regex: {err}") from None
         expectations.append(Expectation(kind=kind, function=function))
@@ -117,19 +130,58 @@ def _validate(name: str, path: Path, data: dict[str, Any]) -> Scenario:
     max_peak = None
     if "max_peak_threads" in fixed:
         max_peak = check.integer(fixed, "max_peak_threads", "fixed.", minimum=1)
+    caught_by = data.get("caught_by")
+    if (not isinstance(caught_by, list) or not caught_by
+            or not all(isinstance(c, str) and c in DETECTORS for c in caught_by)):
+        raise ManifestError(path, "caught_by", "must be a non-empty list of "
+                            f"{', '.join(DETECTORS)}")
     return Scenario(
         name=name,
         title=title,
         bug=check.text(data, "bug"),
         guide_rule=check.text(data, "guide_rule"),
         fix=check.text(data, "fix"),
+        bug_class=check.text(data, "bug_class"),
+        caught_by=tuple(caught_by),
+        server=server,
         load=load,
         bad_expect=tuple(expectations),
         fixed_clean=clean,
         min_ok=check.integer(fixed, "min_ok", "fixed.", minimum=1),
         max_peak_threads=max_peak,
+        invariants=_invariants(check, data.get("invariants", [])),
         manifest=path,
     )
+
+
+def _invariants(check: "_Checker", items: Any) -> tuple[Invariant, ...]:
+    """[[invariants]] tables: description, get (a path), and one of equals / at_most /
+    at_least: an integer, or "ok:/path" / "requests:/path" (a count of the load)."""
+    if not isinstance(items, list):
+        raise ManifestError(check.path, "invariants", "must be [[invariants]] tables")
+    out = []
+    for index, item in enumerate(items):
+        prefix = f"invariants[{index}]."
+        if not isinstance(item, dict):
+            raise ManifestError(check.path, prefix[:-1], "must be a table")
+        check.known_keys(item, _INVARIANT_KEYS, prefix)
+        get = check.text(item, "get", prefix)
+        if not get.startswith("/"):
+            raise ManifestError(check.path, prefix + "get", "must be a path starting with '/'")
+        ops = [op for op in INVARIANT_OPS if op in item]
+        if len(ops) != 1:
+            raise ManifestError(check.path, prefix[:-1],
+                                f"needs exactly one of {', '.join(INVARIANT_OPS)}")
+        value = item[ops[0]]
+        text = str(value) if type(value) is int else value
+        if not isinstance(text, str) or not (P.LOAD_COUNT.match(text)
+                                             or text.lstrip("-").isdigit()):
+            raise ManifestError(check.path, prefix + ops[0],
+                                f"must be an integer or 'ok:/path' / 'requests:/path', "
+                                f"got {value!r}")
+        out.append(Invariant(description=check.text(item, "description", prefix), path=get,
+                             op=ops[0], value=text))
+    return tuple(out)
 
 
 class _Checker:

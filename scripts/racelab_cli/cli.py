@@ -1,31 +1,28 @@
 """racelab's command line: argument parsing and one pipeline function per command.
 
-Exit codes (DESIGN.md): 0 pass; 1 the gate found what it must refuse; 2 could not decide
-(usage error, build failure, crash without a report, hang, missing or truncated log, a bad
-baseline or suppressions file).
+Exit codes (docs/reference.md): 0 pass; 1 the gate found what it must refuse; 2 could not
+decide (usage error, build failure, crash without a report, hang, missing or truncated log,
+a bad baseline or suppressions file).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from . import baseline as baseline_file
-from . import build, catalog, deps, diff, gate, parse, reports, runner, suppressions
-from . import patterns as P
-from .model import (EXIT_FOR_VERDICT, EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline,
-                    Frame, GateResults, ParseResult, Scenario, SuppressionFile)
+from . import build, catalog, collect, deps, diff, frames, gate, reports, runner, selftest
+from . import suppressions
+from .model import (EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline, Frame, Results,
+                    Scenario, SuppressionFile, Variant)
 from .progress import Progress
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_PRESET = "tsan"
+REPO = selftest.REPO
+DEFAULT_PRESET = selftest.DEFAULT_PRESET
 
 
 class UsageError(Exception):
@@ -175,16 +172,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     width = max(len(s.name) for s in scenarios)
     for scenario in scenarios:
         print(f"{scenario.name.ljust(width)}  {scenario.title}")
+        print(f"{'':{width}}  [{scenario.bug_class}; caught by "
+              f"{', '.join(scenario.caught_by)}]")
     return EXIT_PASS
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
     """Exit 0 when every file was read and parsed cleanly (reports or not), 2 when a file
     is missing or unreadable, or a report in it is truncated or garbled."""
-    combined = ParseResult()
-    for name in args.files:
-        result, _readable = parse.parse_file(name)
-        combined.extend(result)
+    combined = collect.parse_files(args.files)
     if args.json:
         sys.stdout.write(reports.dump_json(combined.to_json()))
     else:
@@ -208,7 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_and_report(scenarios: Sequence[Scenario], args: argparse.Namespace,
                    progress: Progress) -> tuple[int, str]:
     """Run, write results.json and summary.md; the exit status and the verdict line."""
-    variants = ("bad", "fixed") if args.variant == "both" else (args.variant,)
+    variants = tuple(Variant) if args.variant == "both" else (Variant(args.variant),)
     args.out.mkdir(parents=True, exist_ok=True)
     config = runner.RunConfig(
         root=args.root, bin_dir=args.build_dir / "bin", out=args.out, variants=variants,
@@ -224,10 +220,12 @@ def run_and_report(scenarios: Sequence[Scenario], args: argparse.Namespace,
                       reports.ReportContext(source_root=args.root, scenario_root=args.root))
     for warning in results.warnings():
         progress.line(f"racelab: warning: {warning}")
+    for problem in results.problems:
+        _error(problem.one_line())
     verdict_line = (f"racelab: verdict {results.verdict} ({reports.counts_line(results)}); "
                     f"reports in {args.out}")
     progress.line(verdict_line)
-    return EXIT_FOR_VERDICT[results.verdict], verdict_line
+    return results.verdict.exit_code, verdict_line
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -239,8 +237,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         sys.stdout.write(reports.dump_json(result.to_json()))
     else:
         context = reports.ReportContext(source_root=_source_root(Path.cwd()))
-        sys.stdout.write(diff.text_listing(
-            result, lambda top: _frame_from_json(top, context)))
+        sys.stdout.write(diff.text_listing(result, lambda top: frame_line(top, context)))
     return EXIT_REFUSE if result.introduced else EXIT_PASS
 
 
@@ -261,27 +258,25 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(f"racelab: gate: $ {shlex.join(command)}", flush=True)
     config = gate.GateConfig(out=out, command=command or None, logs_dir=args.logs,
                              suppressions=suppression_data, baseline=baseline_data,
-                             timeout_s=args.timeout, echo=_echo)
+                             timeout_s=args.timeout, echo=gate.echo_to_stdout)
     results = gate.run_gate(config)
     context = reports.ReportContext(source_root=source_root)
     reports.write_all(out, results, context)
     print_gate_outcome(results, out, context)
-    return EXIT_FOR_VERDICT[results.verdict]
+    return results.verdict.exit_code
 
 
-def print_gate_outcome(results: GateResults, out: Path,
-                       context: reports.ReportContext) -> None:
-    for finding in results.findings():
+def print_gate_outcome(results: Results, out: Path, context: reports.ReportContext) -> None:
+    for finding in results.findings:
         report = finding.report
-        where = _frame_from_json(report.top_frame.to_json() if report.top_frame else None,
-                                 context)
+        where = frame_line(report.top_frame, context)
         extra = f" by {finding.suppressed_by}" if finding.suppressed_by else ""
         print(f"racelab: {finding.status}{extra}: {report.kind} x{finding.count} at {where} "
               f"[{report.fingerprint}]")
     for warning in results.warnings():
         print(f"racelab: warning: {warning}")
-    for error in results.errors:
-        _error(error)
+    for problem in results.problems:
+        _error(problem.one_line())
     print(f"racelab: verdict {results.verdict} ({reports.verdict_line(results)}); reports "
           f"in {out}", flush=True)
 
@@ -296,7 +291,7 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
     context = reports.ReportContext(source_root=_source_root(Path.cwd()))
     outcome = baseline_file.update(
         current, findings, reason=args.reason, expires=args.expires, prune=args.prune,
-        today=date.today(), describe_frame=lambda top: _frame_from_json(top, context)
+        today=date.today(), describe_frame=lambda top: frame_line(top, context)
         if top else None)
     baseline_file.save(current)
     for entry in outcome.added:
@@ -316,53 +311,19 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    """deps, configure, build, ctest, pytest, racelab run; each runner's closing line is
-    printed again at the end. 0 only if all passed; 2 if a step could not run."""
-    deps.ensure(deps.test_packages())
-    outcomes: list[tuple[str, int, str | None]] = []  # (step, exit class, closing line)
-    built = True
-    for step, cmd in (("configure", ["cmake", "--preset", DEFAULT_PRESET]),
-                      ("build", ["cmake", "--build", "--preset", DEFAULT_PRESET])):
-        status, tail = _stream_or_missing(cmd)
-        if status != 0:
-            if step == "build" and status is not None:
-                for line in tail[-20:]:
-                    print(line, file=sys.stderr)
-            _error(f"{step} failed: '{' '.join(cmd)}' "
-                   + (f"exited with status {status}" if status is not None else "not found"))
-            outcomes.append((step, EXIT_UNDECIDED, None))
-            built = False
-            break
-    if built:
-        status, tail = _stream_or_missing(["ctest", "--preset", DEFAULT_PRESET])
-        line = _last_match(tail, P.CTEST_SUMMARY)
-        if status is None or line is None:
-            outcomes.append(("ctest", EXIT_UNDECIDED, line))
-        else:
-            outcomes.append(("ctest", EXIT_PASS if status == 0 else EXIT_REFUSE, line))
-    outcomes.append(run_pytest(REPO / "scripts" / "tests"))
-    if built:
-        run_args = build_parser().parse_args(["run", "--no-build"])
-        try:
-            scenarios = select_scenarios(run_args.root, [])
-            code, line = run_and_report(scenarios, run_args, Progress())
-        except (UsageError, catalog.ManifestError) as err:
-            _error(str(err))
-            code, line = EXIT_UNDECIDED, None
-        outcomes.append(("run", code, line))
-    worst = max(code for _, code, _ in outcomes)
-    print()
-    passed = [step for step, code, _ in outcomes if code == EXIT_PASS]
-    not_passed = [step for step, code, _ in outcomes if code != EXIT_PASS]
-    print(f"racelab: test {'pass' if worst == EXIT_PASS else 'FAIL'}: passed "
-          f"{', '.join(passed) or 'nothing'}"
-          + (f"; not passed: {', '.join(not_passed)}" if not_passed else ""))
-    # Each runner's own closing line again, pytest's last (CI log readers look there).
-    order = {"configure": 0, "build": 1, "run": 2, "ctest": 3, "pytest": 4}
-    for _, _, line in sorted(outcomes, key=lambda o: order[o[0]]):
-        if line:
-            print(line)
-    return worst
+    """The whole test suite (selftest.py)."""
+    return selftest.run_all(run_catalog=_run_catalog_for_test)
+
+
+def _run_catalog_for_test() -> tuple[int, str | None]:
+    """`racelab run` over every scenario, on the build the test step made."""
+    run_args = build_parser().parse_args(["run", "--no-build"])
+    try:
+        scenarios = select_scenarios(run_args.root, [])
+        return run_and_report(scenarios, run_args, Progress())
+    except (UsageError, catalog.ManifestError) as err:
+        _error(str(err))
+        return EXIT_UNDECIDED, None
 
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -371,8 +332,9 @@ def _add_gate_files(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", type=_path, default=None, metavar="F",
                         help="known findings (racelab.baseline/1): they pass as 'known'")
     parser.add_argument("--suppressions", type=_path, default=None, metavar="F",
-                        help="a TSan suppressions file, passed to the runtime and checked "
-                             "for entries that matched nothing")
+                        help="a TSan suppressions file, applied by racelab to the parsed "
+                             "reports (suppressed findings stay listed) and checked for "
+                             "entries that matched nothing")
 
 
 def load_gate_files(args: argparse.Namespace) -> tuple[Baseline | None,
@@ -384,13 +346,11 @@ def load_gate_files(args: argparse.Namespace) -> tuple[Baseline | None,
     return data, rules
 
 
-def _frame_from_json(top: dict[str, Any] | None, context: reports.ReportContext) -> str:
-    """"HandleHit scenarios/counter/counter.cc:18" for a frame object of the JSON."""
-    if not top:
+def frame_line(frame: Frame | None, context: reports.ReportContext) -> str:
+    """"HandleHit scenarios/counter/counter.cc:18" for a frame."""
+    if frame is None:
         return "no non-runtime frame"
-    frame = Frame(function=top.get("function") or "?", file=top.get("file"),
-                  line=top.get("line"), column=top.get("column"), module=top.get("module"))
-    name = parse.normalize_function(frame.function) or frame.function
+    name = frames.short_function(frame)
     return f"{name} {context.location(frame)}" if frame.file else name
 
 
@@ -400,11 +360,6 @@ def _source_root(start: Path) -> Path:
         if (folder / ".git").exists():
             return folder
     return start
-
-
-def _echo(chunk: bytes) -> None:
-    sys.stdout.buffer.write(chunk)
-    sys.stdout.buffer.flush()
 
 
 def _iso_date(text: str) -> date:
@@ -426,50 +381,6 @@ def select_scenarios(root: Path, names: Sequence[str]) -> list[Scenario]:
                          f"{', '.join(repr(n) for n in unknown)}; known: {', '.join(known)}")
     wanted = list(dict.fromkeys(names)) or known
     return [catalog.load(root, name) for name in wanted]
-
-
-def run_pytest(tests: Path) -> tuple[str, int, str | None]:
-    """Run pytest over `tests` with an interpreter that has it: ("pytest", exit class,
-    closing line). pytest's 5 (no tests collected) is a failure, not a pass."""
-    python = python_with_pytest()
-    if python is None:
-        _error("no Python interpreter with pytest and hypothesis found "
-               f"(tried {sys.executable} and /usr/bin/python3)")
-        return ("pytest", EXIT_UNDECIDED, None)
-    status, tail = _stream_or_missing([python, "-m", "pytest", str(tests)])
-    line = _last_match(tail, P.PYTEST_SUMMARY)
-    if status == 0:
-        return ("pytest", EXIT_PASS, line)
-    if status in (1, 5):  # 1: tests failed; 5: no tests collected, which is no pass either
-        return ("pytest", EXIT_REFUSE, line or f"pytest exited with status {status}")
-    return ("pytest", EXIT_UNDECIDED, line or f"pytest exited with status {status}")
-
-
-def python_with_pytest() -> str | None:
-    for candidate in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
-        if not candidate or not os.access(candidate, os.X_OK):
-            continue
-        probe = subprocess.run([candidate, "-c", "import pytest, hypothesis"],
-                               capture_output=True, check=False)
-        if probe.returncode == 0:
-            return candidate
-    return None
-
-
-def _stream_or_missing(cmd: list[str]) -> tuple[int | None, list[str]]:
-    """Run cmd from the repository root, echoing its output; None status if not found."""
-    print(f"racelab: $ {' '.join(cmd)}", flush=True)
-    try:
-        return build.stream_command(cmd, cwd=REPO, on_line=lambda line: print(line, flush=True))
-    except FileNotFoundError:
-        return None, []
-
-
-def _last_match(lines: Sequence[str], pattern) -> str | None:
-    for line in reversed(lines):
-        if pattern.match(line):
-            return line.strip()
-    return None
 
 
 def _error(message: str) -> None:

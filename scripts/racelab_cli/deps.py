@@ -32,7 +32,17 @@ PACKAGES = (
     "python3-hypothesis",
 )
 
-# What only the test suite needs, beyond PACKAGES: a command, and the Debian package that
+# What only the test suite needs, beyond PACKAGES: the linter and type checker `racelab test`
+# runs over the CLI, the JSON Schema validator the tests check every output with, and
+# clang-format for the C++ format check.
+TEST_PACKAGES = (
+    "python3-flake8",
+    "mypy",
+    "python3-jsonschema",
+    "clang-format-14",
+)
+
+# And a command, and the Debian package that
 # provides it when it is missing. npm installs Microsoft's SARIF validator for the SARIF
 # tests; images whose nodejs bundles npm (NodeSource's) need no extra package.
 TEST_COMMANDS = (("npm", "npm"),)
@@ -65,7 +75,8 @@ def missing_packages(packages: Sequence[str] = PACKAGES, *,
 def test_packages(which: Callable[[str], str | None] | None = None) -> tuple[str, ...]:
     """PACKAGES plus the packages that provide the test suite's missing commands."""
     which = which or shutil.which
-    return PACKAGES + tuple(pkg for command, pkg in TEST_COMMANDS if which(command) is None)
+    return PACKAGES + TEST_PACKAGES + tuple(pkg for command, pkg in TEST_COMMANDS
+                                            if which(command) is None)
 
 
 def ensure(packages: Sequence[str] = PACKAGES, *, run: Runner | None = None,

@@ -8,12 +8,13 @@ processes counts once, with its occurrences added up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import textfile
-from .model import REPORTS_SCHEMA, RESULTS_SCHEMA
+from .model import REPORTS_SCHEMA, RESULTS_SCHEMA, Finding, Frame
 
 DIFF_SCHEMA = "racelab.diff/1"
 
@@ -22,22 +23,39 @@ class InputError(Exception):
     """An input file that is not results or reports JSON; str() names file and problem."""
 
 
-@dataclass
-class DiffResult:
-    fixed: list[dict[str, Any]] = field(default_factory=list)
-    remaining: list[dict[str, Any]] = field(default_factory=list)
-    introduced: list[dict[str, Any]] = field(default_factory=list)
+@dataclass(frozen=True)
+class DiffItem:
+    """A finding of the diff (from AFTER when it is there), with its count on each side."""
+
+    finding: Finding
+    count_before: int | None
+    count_after: int | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": DIFF_SCHEMA, "fixed": self.fixed, "remaining": self.remaining,
-                "introduced": self.introduced}
+        out = self.finding.to_json()
+        del out["count"]
+        out.update(count_before=self.count_before, count_after=self.count_after)
+        return out
+
+
+@dataclass
+class DiffResult:
+    fixed: list[DiffItem] = field(default_factory=list)
+    remaining: list[DiffItem] = field(default_factory=list)
+    introduced: list[DiffItem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": DIFF_SCHEMA,
+                "fixed": [i.to_json() for i in self.fixed],
+                "remaining": [i.to_json() for i in self.remaining],
+                "introduced": [i.to_json() for i in self.introduced]}
 
 
 # --- Reading -------------------------------------------------------------------------------
 
-def load_findings(path: Path) -> list[dict[str, Any]]:
+def load_findings(path: Path) -> list[Finding]:
     """The findings of a results or reports file, one per fingerprint (first occurrence's
-    fields, "count" = occurrences). Raises InputError."""
+    fields, count = occurrences). Raises InputError."""
     data = textfile.read_json(path, InputError, "results file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: not a racelab JSON object")
@@ -52,7 +70,7 @@ def load_findings(path: Path) -> list[dict[str, Any]]:
     items = data.get(key)
     if not isinstance(items, list):
         raise InputError(f"{path}: {key}: missing or not a list")
-    merged: dict[str, dict[str, Any]] = {}
+    merged: dict[str, Finding] = {}
     for index, item in enumerate(items):
         where = f"{path}: {key}[{index}]"
         if not isinstance(item, dict):
@@ -70,47 +88,38 @@ def load_findings(path: Path) -> list[dict[str, Any]]:
         if type(count) is not int or count < 1:
             raise InputError(f"{where}: 'count' must be a positive integer, got {count!r}")
         if fingerprint in merged:
-            merged[fingerprint]["count"] += count
+            merged[fingerprint].count += count
         else:
-            merged[fingerprint] = {**item, "count": count}
+            merged[fingerprint] = Finding.from_json({**item, "count": count})
     return list(merged.values())
 
 
 # --- Comparing -----------------------------------------------------------------------------
 
-def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> DiffResult:
-    old = {f["fingerprint"]: f for f in before}
-    new = {f["fingerprint"]: f for f in after}
+def diff(before: list[Finding], after: list[Finding]) -> DiffResult:
+    old = {f.report.fingerprint: f for f in before}
+    new = {f.report.fingerprint: f for f in after}
     result = DiffResult(
-        fixed=[_item(old[fp], old[fp]["count"], None) for fp in old if fp not in new],
-        remaining=[_item(new[fp], old[fp]["count"], new[fp]["count"])
-                   for fp in new if fp in old],
-        introduced=[_item(new[fp], None, new[fp]["count"]) for fp in new if fp not in old])
+        fixed=[DiffItem(old[fp], old[fp].count, None) for fp in old if fp not in new],
+        remaining=[DiffItem(new[fp], old[fp].count, new[fp].count) for fp in new if fp in old],
+        introduced=[DiffItem(new[fp], None, new[fp].count) for fp in new if fp not in old])
     for items in (result.fixed, result.remaining, result.introduced):
-        items.sort(key=lambda f: (f["kind"], f["fingerprint"]))
+        items.sort(key=lambda i: (i.finding.report.kind, i.finding.report.fingerprint))
     return result
-
-
-def _item(finding: dict[str, Any], before: int | None, after: int | None) -> dict[str, Any]:
-    """A finding of the diff: its fields (from AFTER when it is there), with the counts
-    on each side."""
-    out = {k: v for k, v in finding.items() if k != "count"}
-    out["count_before"] = before
-    out["count_after"] = after
-    return out
 
 
 # --- Showing -------------------------------------------------------------------------------
 
-def text_listing(result: DiffResult, frame_text) -> str:
+def text_listing(result: DiffResult, frame_text: Callable[[Frame | None], str]) -> str:
     """Three sections, one line per finding: kind, top frame, fingerprint."""
     lines: list[str] = []
     for title, items in (("fixed", result.fixed), ("remaining", result.remaining),
                          ("introduced", result.introduced)):
         lines.append(f"{title} ({len(items)}):")
         for item in items:
-            lines.append(f"  {item['kind']} at {frame_text(item.get('top_frame'))} "
-                         f"[{item['fingerprint']}]")
+            report = item.finding.report
+            lines.append(f"  {report.kind} at {frame_text(report.top_frame)} "
+                         f"[{report.fingerprint}]")
     lines.append(f"racelab: diff: {len(result.fixed)} fixed, {len(result.remaining)} "
                  f"remaining, {len(result.introduced)} introduced")
     return "\n".join(lines) + "\n"

@@ -1,22 +1,85 @@
-"""The data racelab passes between its parts: parsed reports, manifests, run outcomes.
+"""The one model racelab decides with: parsed reports, findings, problems, results.
 
-Plain dataclasses; each one that appears in a JSON contract has a `to_json()` that returns
-exactly the fields DESIGN.md lists, so the writers never reach into attributes by hand.
+Every verdict and status is an enum, and every decision is made here (or in judge.py for a
+scenario's expectations): what is expected, what blocks, what makes a result "error". The
+report writers only print what the model says; nothing branches on the text of a message.
+
+Each dataclass that appears in a JSON contract has a `to_json()` returning exactly the
+fields docs/reference.md lists (schemas in docs/schemas/), so no writer reaches into
+attributes by hand.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 REPORTS_SCHEMA = "racelab.reports/1"
 RESULTS_SCHEMA = "racelab.results/1"
 
-VARIANTS = ("bad", "fixed")
+
+class Verdict(StrEnum):
+    """What racelab decided; ordered from best to worst."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+
+    @property
+    def exit_code(self) -> int:
+        """0 pass; 1 the gate refuses; 2 could not decide."""
+        return _EXIT_CODES[self]
+
+    @staticmethod
+    def worst(verdicts: Iterable["Verdict"]) -> "Verdict":
+        order = list(Verdict)
+        return max(verdicts, key=order.index, default=Verdict.PASS)
+
+
+_EXIT_CODES = {Verdict.PASS: 0, Verdict.FAIL: 1, Verdict.ERROR: 2}
+EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED = 0, 1, 2
+
+
+class Status(StrEnum):
+    """How a finding stands against the team's decisions."""
+
+    NEW = "new"                # neither in the baseline nor suppressed: it blocks
+    KNOWN = "known"            # an unexpired baseline entry excuses it
+    SUPPRESSED = "suppressed"  # a suppression matched it; still listed, with the line
+
+
+class Variant(StrEnum):
+    BAD = "bad"
+    FIXED = "fixed"
+
+
+class ProblemKind(StrEnum):
+    """Why something could not be judged. Every problem makes the verdict "error"."""
+
+    # In a log.
+    TRUNCATED_REPORT = "truncated-report"      # a report that never closed
+    RUNAWAY_REPORT = "runaway-report"          # a report cut at the frame / stack cap
+    LOST_REPORTS = "lost-reports"              # fewer reports than the process announced
+    RUNTIME_FAILURE = "runtime-failure"        # the sanitizer runtime itself failed
+    BINARY_INPUT = "binary-input"              # NUL bytes where text was expected
+    UNREADABLE = "unreadable"                  # missing file, a directory, a read error
+    NO_LOGS = "no-logs"                        # nothing to judge
+    # Of a process.
+    CANNOT_START = "cannot-start"              # not found, not executable
+    NO_LISTENING_LINE = "no-listening-line"    # a server that never said where it listens
+    HANG = "hang"                              # outlived its deadline and was killed
+    CRASH = "crash"                            # died of a signal or an unexpected status
+    EARLY_EXIT = "early-exit"                  # a server that quit before it was stopped
+    KILLED_WITHOUT_REPORT = "killed-without-report"
+    TSAN_EXIT_WITHOUT_REPORT = "tsan-exit-without-report"  # exit 66 and no report found
+    FAILED_WITHOUT_FINDING = "failed-without-finding"      # non-zero exit nothing explains
+    LOAD_FAILED = "load-failed"                # the load driver failed or printed garbage
+    INVARIANT_UNCHECKABLE = "invariant-uncheckable"  # the invariant could not be read
 
 
 # --- Parsed sanitizer output ---------------------------------------------------------------
@@ -38,6 +101,12 @@ class Frame:
         return {"function": self.function, "file": self.file, "line": self.line,
                 "column": self.column, "module": self.module}
 
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> "Frame":
+        return Frame(function=data.get("function") or "?", file=data.get("file"),
+                     line=data.get("line"), column=data.get("column"),
+                     module=data.get("module"))
+
 
 @dataclass
 class Stack:
@@ -48,6 +117,12 @@ class Stack:
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "frames": [f.to_json() for f in self.frames]}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> "Stack":
+        return Stack(title=str(data.get("title", "")),
+                     frames=[Frame.from_json(f) for f in data.get("frames") or []
+                             if isinstance(f, dict)])
 
 
 @dataclass
@@ -63,12 +138,8 @@ class Report:
     fingerprint: str
     source: str
     line: int = 0            # 1-based line of the headline in `source`; not in the JSON
-    truncated: bool = False  # the closing line never came; flagged in errors, not the JSON
+    truncated: bool = False  # the closing line never came; flagged in problems, not JSON
     pid: int | None = None   # the reporting process, when the log says; not in the JSON
-
-    def functions(self) -> list[str]:
-        """Every frame's function, in order, over all stacks."""
-        return [f.function for s in self.stacks for f in s.frames]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,19 +153,36 @@ class Report:
             "source": self.source,
         }
 
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> "Report":
+        """A report (or a finding's report fields) read back from racelab's own JSON;
+        the caller has checked kind and fingerprint."""
+        top = data.get("top_frame")
+        return Report(kind=data["kind"], headline=str(data.get("headline") or data["kind"]),
+                      tool=str(data.get("tool") or "?"), summary=data.get("summary"),
+                      stacks=[Stack.from_json(s) for s in data.get("stacks") or []
+                              if isinstance(s, dict)],
+                      top_frame=Frame.from_json(top) if isinstance(top, dict) else None,
+                      fingerprint=data["fingerprint"], source=str(data.get("source") or ""))
+
 
 @dataclass(frozen=True)
-class ParseError:
-    """Something in an input that the parser could not read as a whole report."""
+class Problem:
+    """Something that keeps racelab from deciding: a cut report, a crash, a hang. Its kind
+    says what it is; the message says it to a person."""
 
-    source: str
-    line: int | None
+    kind: ProblemKind
     message: str
+    source: str | None = None  # the file it was found in, when it is about a file
+    line: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "line": self.line, "message": self.message}
+        return {"kind": str(self.kind), "source": self.source, "line": self.line,
+                "message": self.message}
 
     def one_line(self) -> str:
+        if self.source is None:
+            return self.message
         where = f"{self.source}:{self.line}" if self.line else self.source
         return f"{where}: {self.message}"
 
@@ -102,7 +190,7 @@ class ParseError:
 @dataclass
 class ParseResult:
     reports: list[Report] = field(default_factory=list)
-    errors: list[ParseError] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
 
     def extend(self, other: "ParseResult") -> None:
         self.reports.extend(other.reports)
@@ -116,7 +204,97 @@ class ParseResult:
         }
 
 
+@dataclass
+class LogRead:
+    """One log file read by the collection pipeline: a sanitizer log_path file (one per
+    process), a server's stderr, or a command's captured output."""
+
+    source: str                      # as shown in reports (relative to OUT when inside it)
+    reports: list[Report] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    matched: list["MatchedSuppression"] = field(default_factory=list)
+
+
+# --- Findings ------------------------------------------------------------------------------
+
+@dataclass
+class Finding:
+    """A distinct report (by fingerprint) of one variant or one gate, with how often it
+    occurred and in how many of the runs. `suppressed_by` is the suppression line that
+    matched ("race:HandleHit"), shown wherever the finding is."""
+
+    report: Report
+    count: int = 1
+    scenario: str | None = None
+    variant: Variant | None = None
+    status: Status = Status.NEW
+    suppressed_by: str | None = None
+    runs_seen: int = 1
+    runs: int = 1
+
+    @property
+    def expected(self) -> bool:
+        """The bug a bad variant exists to show: it is the lesson, not a defect."""
+        return self.variant == Variant.BAD
+
+    @property
+    def blocking(self) -> bool:
+        """Does this finding count against the verdict?"""
+        return self.status == Status.NEW and not self.expected
+
+    @property
+    def label(self) -> str:
+        """"expected" for a bad variant's new finding, else the status."""
+        return "expected" if self.status == Status.NEW and self.expected else str(self.status)
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.report.to_json()
+        out.update(count=self.count, status=str(self.status), scenario=self.scenario,
+                   variant=str(self.variant) if self.variant else None,
+                   suppressed_by=self.suppressed_by, runs_seen=self.runs_seen,
+                   runs=self.runs)
+        return out
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> "Finding":
+        variant = data.get("variant")
+        status = data.get("status")
+        return Finding(report=Report.from_json(data), count=data.get("count", 1),
+                       scenario=data.get("scenario"),
+                       variant=Variant(variant) if variant in set(Variant) else None,
+                       status=Status(status) if status in set(Status) else Status.NEW,
+                       suppressed_by=data.get("suppressed_by"),
+                       runs_seen=data.get("runs_seen", 1), runs=data.get("runs", 1))
+
+
+def merge_findings(runs: Sequence[Sequence[Report]], scenario: str | None = None,
+                   variant: Variant | None = None) -> list[Finding]:
+    """The one merge: a finding per fingerprint over all runs, in order of first
+    appearance; `count` is the occurrences, `runs_seen` the runs it appeared in."""
+    by_print: dict[str, Finding] = {}
+    seen_in: dict[str, set[int]] = {}
+    for index, reports in enumerate(runs):
+        for report in reports:
+            found = by_print.get(report.fingerprint)
+            if found is None:
+                by_print[report.fingerprint] = Finding(report, 0, scenario, variant,
+                                                       runs=len(runs))
+                found = by_print[report.fingerprint]
+            found.count += 1
+            seen_in.setdefault(report.fingerprint, set()).add(index)
+    for fingerprint, finding in by_print.items():
+        finding.runs_seen = len(seen_in[fingerprint])
+    return list(by_print.values())
+
+
 # --- Scenario manifests --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How the scenario server is started."""
+
+    io_threads: int = 4
+
 
 @dataclass(frozen=True)
 class LoadProfile:
@@ -124,18 +302,33 @@ class LoadProfile:
     connections: int
     requests: int
     disconnects: int = 0
-    threads: int = 4
 
 
 @dataclass(frozen=True)
 class Expectation:
-    """A finding the bad variant must produce: its kind, and a regex on a frame's function."""
+    """A finding the bad variant must produce: its kind, and a regex that must match the
+    whole name of the top user frame of one of the report's access stacks."""
 
     kind: str
     function: str
 
     def describe(self) -> str:
-        return f"{self.kind} with a frame matching /{self.function}/"
+        return f"{self.kind} with a top frame matching /{self.function}/"
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A fact a variant must keep, read over HTTP after the load: the integer in the body
+    of GET `path` compared (`op`: equals, at_most, at_least) with `value`, which is a
+    number or a count of the load: "ok:/hit" (2xx answers to /hit), "requests:/hit"."""
+
+    description: str
+    path: str
+    op: str
+    value: str
+
+    def describe(self) -> str:
+        return f"{self.description} (GET {self.path} {self.op.replace('_', ' ')} {self.value})"
 
 
 @dataclass(frozen=True)
@@ -145,11 +338,15 @@ class Scenario:
     bug: str
     guide_rule: str
     fix: str
+    bug_class: str
+    caught_by: tuple[str, ...]
+    server: ServerConfig
     load: LoadProfile
     bad_expect: tuple[Expectation, ...]
     fixed_clean: bool
     min_ok: int
     max_peak_threads: int | None
+    invariants: tuple[Invariant, ...]
     manifest: Path
 
 
@@ -166,10 +363,30 @@ class LoadResult:
     latency_ms: dict[str, float]
     peak_threads: int | None
     elapsed_ms: float
+    paths: dict[str, dict[str, int]] = field(default_factory=dict)  # path -> status -> n
 
-    def ok_count(self) -> int:
-        """Responses with a 2xx status."""
-        return sum(n for code, n in self.status.items() if code.startswith("2"))
+    def ok_count(self, path: str | None = None) -> int:
+        """Responses with a 2xx status (to `path` only, when given)."""
+        status = self.status if path is None else self.paths.get(path, {})
+        return sum(n for code, n in status.items() if code.startswith("2"))
+
+    def request_count(self, path: str) -> int:
+        return sum(self.paths.get(path, {}).values())
+
+
+@dataclass
+class InvariantCheck:
+    """An invariant as checked after one run: what was expected and what was seen."""
+
+    invariant: Invariant
+    expected: int | None
+    observed: int | None
+    held: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"description": self.invariant.description, "path": self.invariant.path,
+                "op": self.invariant.op, "expected": self.expected,
+                "observed": self.observed, "held": self.held}
 
 
 @dataclass
@@ -181,11 +398,15 @@ class RunOutcome:
     exit_status: int | None = None  # None when killed by a signal or never reaped
     signal: str | None = None       # "SIGSEGV" when killed by a signal
     load: LoadResult | None = None
-    reports: list[Report] = field(default_factory=list)
-    log_files: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    logs: list[LogRead] = field(default_factory=list)
+    harness_reports: list[Report] = field(default_factory=list)  # racelab's own findings
+    invariants: list[InvariantCheck] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     elapsed_s: float = 0.0
-    matched: list["MatchedSuppression"] = field(default_factory=list)  # not in the JSON
+
+    @property
+    def reports(self) -> list[Report]:
+        return [r for log in self.logs for r in log.reports] + self.harness_reports
 
     def to_json(self) -> dict[str, Any]:
         load = self.load
@@ -201,76 +422,48 @@ class RunOutcome:
             "latency_ms": dict(load.latency_ms) if load else None,
             "peak_threads": load.peak_threads if load else None,
             "elapsed_s": round(self.elapsed_s, 3),
-            "log_files": list(self.log_files),
+            "log_files": [log.source for log in self.logs],
+            "invariants": [c.to_json() for c in self.invariants],
             "findings": len(self.reports),
-            "errors": list(self.errors),
+            "errors": [p.one_line() for p in self.problems],
         }
-
-
-@dataclass
-class Finding:
-    """A distinct report (by fingerprint) of one variant (or of one gate), with how often
-    it occurred. `status` is "new", "known" (excused by a baseline entry) or "suppressed"
-    (matched by a suppression); `suppressed_by` ("race:pattern") is not in the JSON."""
-
-    report: Report
-    count: int
-    scenario: str | None
-    variant: str | None
-    status: str = "new"
-    suppressed_by: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out = self.report.to_json()
-        out.update(count=self.count, status=self.status, scenario=self.scenario,
-                   variant=self.variant)
-        return out
-
-
-def merge_reports(reports: Iterable[Report], scenario: str | None = None,
-                  variant: str | None = None) -> list[Finding]:
-    """One finding per fingerprint, count = occurrences, in order of first appearance."""
-    by_print: dict[str, Finding] = {}
-    for report in reports:
-        found = by_print.get(report.fingerprint)
-        if found is None:
-            by_print[report.fingerprint] = Finding(report, 1, scenario, variant)
-        else:
-            found.count += 1
-    return list(by_print.values())
 
 
 @dataclass
 class VariantOutcome:
     """All runs of one variant of one scenario, and the union of their findings."""
 
-    variant: str
+    variant: Variant
     runs: list[RunOutcome] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)  # why judge() failed it; not in JSON
+    failures: list[str] = field(default_factory=list)  # why judge() failed it
+
+    def problems(self) -> list[Problem]:
+        return [p for r in self.runs for p in r.problems]
 
     def errors(self) -> list[str]:
         many = len(self.runs) > 1
-        return [f"run {r.index}: {e}" if many else e for r in self.runs for e in r.errors]
+        return [f"run {r.index}: {p.one_line()}" if many else p.one_line()
+                for r in self.runs for p in r.problems]
 
     def to_json(self) -> dict[str, Any]:
         """The last run's numbers at top level (the only run unless --repeat), all runs
         under "runs", and the number of distinct findings."""
         last = self.runs[-1].to_json() if self.runs else RunOutcome(0, Path()).to_json()
-        last.pop("run")
-        last.pop("findings")
-        last.pop("errors")
+        for key in ("run", "findings", "errors"):
+            last.pop(key)
         return {**last,
                 "findings": len(self.findings),
                 "occurrences": sum(f.count for f in self.findings),
                 "errors": self.errors(),
+                "failures": list(self.failures),
                 "runs": [r.to_json() for r in self.runs]}
 
 
 @dataclass
 class ScenarioResult:
     name: str
-    verdict: str = "pass"            # pass | fail | error
+    verdict: Verdict = Verdict.PASS
     reasons: list[str] = field(default_factory=list)
     bad: VariantOutcome | None = None
     fixed: VariantOutcome | None = None
@@ -284,44 +477,100 @@ class ScenarioResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "verdict": self.verdict,
+            "verdict": str(self.verdict),
             "reasons": list(self.reasons),
             "bad": self.bad.to_json() if self.bad else None,
             "fixed": self.fixed.to_json() if self.fixed else None,
         }
 
 
-@dataclass
-class RunResults:
-    """What `racelab run` found; `baseline` and `suppressions` only when they were given
-    (and only then in the JSON)."""
+# --- Gating a command ----------------------------------------------------------------------
 
-    scenarios: list[ScenarioResult]
+@dataclass
+class GateRun:
+    """What the gated command did (`command` None for `gate --logs DIR`)."""
+
+    command: list[str] | None
+    logs_dir: str | None = None
+    exit_status: int | None = None
+    signal: str | None = None
+    elapsed_s: float = 0.0
+
+    def describe(self) -> str:
+        """"ctest --test-dir build" or "logs in DIR"."""
+        if self.command is not None:
+            return shlex.join(self.command)
+        return f"logs in {self.logs_dir}"
+
+
+# --- Results: one shape for run and gate ---------------------------------------------------
+
+@dataclass
+class Results:
+    """What `racelab run` or `racelab gate` decided. A run has `scenarios`; a gate has
+    `gate` and the logs it read. Both have findings, problems, notes and the optional
+    baseline and suppression checks, and one verdict rule."""
+
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    logs: list[LogRead] = field(default_factory=list)
+    scenarios: list[ScenarioResult] | None = None
+    gate: GateRun | None = None
     baseline: "BaselineCheck | None" = None
     suppressions: "SuppressionCheck | None" = None
 
     @property
-    def verdict(self) -> str:
-        verdicts = {s.verdict for s in self.scenarios}
-        if not self.scenarios or "error" in verdicts:
-            return "error"
-        return "fail" if "fail" in verdicts else "pass"
+    def mode(self) -> str:
+        return "run" if self.scenarios is not None else "gate"
 
-    def findings(self) -> list[Finding]:
-        return [f for s in self.scenarios for f in s.findings()]
+    @property
+    def verdict(self) -> Verdict:
+        """error: something could not be judged (a problem, a scenario in error, a run of
+        no scenario); fail: a finding blocks, or a scenario failed its expectations;
+        else pass."""
+        scenario_verdicts = [s.verdict for s in self.scenarios or []]
+        if self.problems or (self.scenarios is not None and not self.scenarios):
+            return Verdict.ERROR
+        worst = Verdict.worst(scenario_verdicts)
+        if worst == Verdict.ERROR:
+            return worst
+        if worst == Verdict.FAIL or any(f.blocking for f in self.findings):
+            return Verdict.FAIL
+        return Verdict.PASS
 
     def warnings(self) -> list[str]:
-        """Baseline and suppression warnings (they never change the verdict by themselves)."""
-        return _checks_warnings(self.baseline, self.suppressions)
+        """Notes, then baseline and suppression warnings (never verdicts by themselves)."""
+        return (list(self.notes) + (self.baseline.warnings() if self.baseline else [])
+                + (self.suppressions.warnings() if self.suppressions else []))
+
+    def describe(self) -> str:
+        if self.gate is not None:
+            return self.gate.describe()
+        return f"{len(self.scenarios or [])} scenario(s)"
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "schema": RESULTS_SCHEMA,
-            "verdict": self.verdict,
-            "findings": [f.to_json() for f in self.findings()],
-            "scenarios": [s.to_json() for s in self.scenarios],
+            "verdict": str(self.verdict),
+            "findings": [f.to_json() for f in self.findings],
         }
-        _add_checks(out, self.baseline, self.suppressions)
+        if self.scenarios is not None:
+            out["scenarios"] = [s.to_json() for s in self.scenarios]
+        if self.gate is not None:
+            gate = self.gate
+            out["gate"] = {"command": list(gate.command) if gate.command is not None else None,
+                           "logs_dir": gate.logs_dir,
+                           "exit_status": gate.exit_status,
+                           "signal": gate.signal,
+                           "elapsed_s": round(gate.elapsed_s, 3),
+                           "log_files": [log.source for log in self.logs],
+                           "errors": [p.one_line() for p in self.problems],
+                           "notes": list(self.notes)}
+        if self.baseline is not None:
+            out["baseline"] = self.baseline.to_json()
+        if self.suppressions is not None:
+            out["suppressions"] = self.suppressions.to_json()
         return out
 
 
@@ -378,6 +627,7 @@ class BaselineCheck:
     def warnings(self) -> list[str]:
         out = []
         for entry in self.expired:
+            assert entry.expires is not None
             if entry.fingerprint in self.expired_seen:
                 out.append(f"baseline {self.file}: entry {entry.describe()} expired on "
                            f"{entry.expires.isoformat()}: it no longer excuses its finding, "
@@ -422,7 +672,8 @@ class SuppressionFile:
 
 @dataclass(frozen=True)
 class MatchedSuppression:
-    """A line of TSan's "Matched N suppressions" block: "<count> <type>:<pattern>"."""
+    """A line of TSan's "Matched N suppressions" block: "<count> <type>:<pattern>" (from a
+    suppressions file the user gave the runtime directly)."""
 
     type: str
     pattern: str
@@ -436,9 +687,10 @@ class MatchedSuppression:
 
 @dataclass
 class SuppressionCheck:
-    """Which suppressions of a file matched (with counts: TSan's own, plus reports racelab
-    tied to them) and which matched nothing (stale). `other` holds matches of patterns
-    that are not in the file (the runtime's built-in suppressions, or another file)."""
+    """Which suppressions of a file matched (with the occurrences of the findings racelab
+    tied to them) and which matched nothing (stale). `other` holds matches that the runtime
+    made with patterns that are not in the file (its built-in ones, or the user's own
+    runtime suppressions)."""
 
     file: str
     suppressions: list[Suppression]
@@ -464,88 +716,3 @@ class SuppressionCheck:
                           for s in self.stale()],
                 "other": [{"suppression": text, "count": n}
                           for text, n in sorted(self.other.items())]}
-
-
-def _checks_warnings(baseline: BaselineCheck | None,
-                     suppressions: SuppressionCheck | None) -> list[str]:
-    return ((baseline.warnings() if baseline else [])
-            + (suppressions.warnings() if suppressions else []))
-
-
-def _add_checks(out: dict[str, Any], baseline: BaselineCheck | None,
-                suppressions: SuppressionCheck | None) -> None:
-    if baseline is not None:
-        out["baseline"] = baseline.to_json()
-    if suppressions is not None:
-        out["suppressions"] = suppressions.to_json()
-
-
-# --- Gating another project's run ----------------------------------------------------------
-
-@dataclass
-class GatedLog:
-    """One log the gate read: a TSan log_path file (one per process) or a text log."""
-
-    source: str                      # as shown in reports (relative to OUT when inside it)
-    reports: list[Report] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    matched: list[MatchedSuppression] = field(default_factory=list)
-
-
-@dataclass
-class GateResults:
-    """What `racelab gate` decided. `command` is None for `--logs DIR`."""
-
-    command: list[str] | None
-    logs_dir: str | None = None
-    exit_status: int | None = None
-    signal: str | None = None
-    elapsed_s: float = 0.0
-    logs: list[GatedLog] = field(default_factory=list)
-    findings_: list[Finding] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # anything that makes it undecidable
-    notes: list[str] = field(default_factory=list)   # what a reader should know
-    baseline: BaselineCheck | None = None
-    suppressions: SuppressionCheck | None = None
-
-    @property
-    def verdict(self) -> str:
-        if self.errors:
-            return "error"
-        return "fail" if any(f.status == "new" for f in self.findings_) else "pass"
-
-    def findings(self) -> list[Finding]:
-        return list(self.findings_)
-
-    def warnings(self) -> list[str]:
-        return self.notes + _checks_warnings(self.baseline, self.suppressions)
-
-    def describe(self) -> str:
-        """"ctest --test-dir build" or "logs in DIR"."""
-        if self.command is not None:
-            return shlex.join(self.command)
-        return f"logs in {self.logs_dir}"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "schema": RESULTS_SCHEMA,
-            "verdict": self.verdict,
-            "findings": [f.to_json() for f in self.findings_],
-            "gate": {"command": list(self.command) if self.command is not None else None,
-                     "logs_dir": self.logs_dir,
-                     "exit_status": self.exit_status,
-                     "signal": self.signal,
-                     "elapsed_s": round(self.elapsed_s, 3),
-                     "log_files": [log.source for log in self.logs],
-                     "errors": list(self.errors),
-                     "notes": list(self.notes)},
-        }
-        _add_checks(out, self.baseline, self.suppressions)
-        return out
-
-
-EXIT_PASS = 0
-EXIT_REFUSE = 1
-EXIT_UNDECIDED = 2
-
-EXIT_FOR_VERDICT = {"pass": EXIT_PASS, "fail": EXIT_REFUSE, "error": EXIT_UNDECIDED}

@@ -59,7 +59,7 @@ closes (process killed, log cut), or closes without its SUMMARY, is kept with
 MAX_REPORT_FRAMES frames keeps the first ones and gets an error. Fewer reports than a
 process announced ("ThreadSanitizer: reported 3 warnings", "Found 2 data race(s)") is an
 error, and so is a runtime failure ("ThreadSanitizer: CHECK failed: ..."). Nothing here
-raises on bad input: NUL bytes, random text or bytes come back as `ParseError`s at worst.
+raises on bad input: NUL bytes, random text or bytes come back as `Problem`s at worst.
 
 Streaming. `iter_stream` reads a file object in chunks and yields each report as soon as
 it closes: memory is bounded by the largest report (lines are cut at MAX_LINE_CHARS).
@@ -67,51 +67,27 @@ it closes: memory is bounded by the largest report (lines are cut at MAX_LINE_CH
 their headline. Most lines of a log are not report lines: outside a report a line costs
 three substring tests.
 
-Fingerprint recipe (`fingerprint`):
-  1. The report's primary stacks: the conflicting accesses ("Write of size 4 ...",
-     "Previous read ...", "Modifying access of ...", Go's "Write at ..."), or the edges of a
-     lock-order cycle ("Mutex M1 acquired here while holding mutex M0 ..."); for every other
-     kind, the first stack that has frames.
-  2. Per stack, the frames that count (`is_runtime_frame` is False: not the sanitizer
-     runtime, its interceptors, libc, the static-initialiser glue, standard-library
-     internals or headers, Go's runtime/sync/testing packages; the list is the six patterns
-     under "Frames that do not count" in patterns.py). Each becomes a token:
-       C++: `normalize_function` (no return type, arguments, template arguments,
-            "(anonymous namespace)", clone suffixes, ABI tags; lambdas and unnamed types
-            become "lambda" / "unnamed"), then only its last "::" component, because GCC's
-            symbolizer often prints "Set" where clang prints "Gauge<long>::Set(long)";
-       Go:  the function without arguments and type parameters, closures "func1" -> "func";
-       unsymbolized: "<module basename>+0x<offset>" (stable across runs and ASLR, not
-            across rebuilds: nothing better is printed).
-     Consecutive equal tokens collapse (GCC repeats a deleting destructor, the external
-     API repeats the caller); the first FINGERPRINT_FRAMES tokens are the stack's signature.
-  3. sha1 of the kind and the sorted signatures, 16 hex digits. Sorting makes the two
-     accesses of a race (or the two edges of a cycle) give one fingerprint in either order.
-Never in it: addresses, offsets of symbolized frames, pids, thread and mutex ids, tids,
-line and column numbers, file paths, build ids, timestamps. So a rebuild, ASLR, another
-process, or code added elsewhere in a file leave it unchanged, and clang and GCC agree on
-the same race when their frames agree. The price of name-only tokens: two races whose top
-frames have the same unqualified names in two classes share a fingerprint.
+Frames are normalised and fingerprinted by frames.py (its docstring has the recipe).
 """
 
 from __future__ import annotations
 
 import codecs
-import hashlib
+import functools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
 from . import patterns as P
-from .model import Frame, ParseError, ParseResult, Report, Stack
+from .frames import fingerprint, top_frame
+from .model import Frame, ParseResult, Problem, ProblemKind, Report, Stack
 
-FINGERPRINT_FRAMES = 3       # counting frames per stack in a signature (as ClusterFuzz)
 MAX_REPORT_FRAMES = 5000     # a report with more is a runaway: the rest is dropped
 MAX_REPORT_STACKS = 1000     # likewise for titled stacks
 MAX_LINE_CHARS = 64 * 1024   # longer lines are cut (a report line is a few hundred chars)
 MAX_OPEN_REPORTS = 16        # reports of different processes open at once in one stream
 CHUNK_BYTES = 256 * 1024     # what iter_stream reads at a time
-_CACHE_LIMIT = 20_000        # entries per memo table before it is emptied (a few MB)
+CACHE_SIZE = 20_000          # memoised frame bodies (a few MB)
 
 _TSAN = "WARNING: ThreadSanitizer: "
 _GO = "WARNING: DATA RACE"
@@ -142,11 +118,11 @@ def parse_file(path: Path | str, source: str | None = None) -> tuple[ParseResult
     try:
         stream = Path(path).open("rb")
     except FileNotFoundError:
-        return ParseResult(errors=[ParseError(source, None, "no such file")]), False
+        return ParseResult(errors=[_unreadable(source, "no such file")]), False
     except IsADirectoryError:
-        return ParseResult(errors=[ParseError(source, None, "is a directory")]), False
+        return ParseResult(errors=[_unreadable(source, "is a directory")]), False
     except OSError as err:
-        return ParseResult(errors=[ParseError(source, None,
+        return ParseResult(errors=[_unreadable(source,
                                               f"cannot read: {err.strerror or err}")]), False
     with stream:
         pid = P.LOG_PATH_PID.search(Path(path).name)
@@ -161,66 +137,33 @@ def parse_stream(stream: IO[bytes] | IO[str], source: str,
 
 
 def iter_stream(stream: IO[bytes] | IO[str], source: str,
-                pid: int | None = None) -> Iterator[Report | ParseError]:
+                pid: int | None = None) -> Iterator[Report | Problem]:
     """Reports and errors of a file object, each yielded as soon as it is complete; the
     parser never holds more than the reports still open (one, unless processes
-    interleave). A read error ends the stream with a ParseError."""
+    interleave). A read error ends the stream with a Problem."""
     lines = _ChunkedLines(stream)
     yield from iter_reports(lines, source, pid=pid)
     if lines.read_error is not None:
-        yield ParseError(source, lines.count or None, f"cannot read: {lines.read_error}")
+        yield Problem(ProblemKind.UNREADABLE, f"cannot read: {lines.read_error}", source,
+                      lines.count or None)
     if lines.nul_line is not None:
         yield _nul_error(source, lines.nul_line)
 
 
 def iter_reports(lines: Iterable[str], source: str,
-                 pid: int | None = None) -> Iterator[Report | ParseError]:
+                 pid: int | None = None) -> Iterator[Report | Problem]:
     """Reports and errors found in `lines` (without line ends), in the order they close."""
     return _Parser(source, pid).run(lines)
 
 
 def kind_slug(headline: str) -> str:
-    """DESIGN.md's rule: cut at the first "(", lowercase, runs of non-alphanumerics -> "-"."""
+    """The rule of docs/reference.md, "Finding kinds": cut at the first "(", lowercase,
+    turn runs of non-alphanumerics into "-"."""
     head = headline.split("(", 1)[0].lower()
     slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in head)
     while "--" in slug:
         slug = slug.replace("--", "-")
     return slug.strip("-") or "unknown"
-
-
-def normalize_function(name: str) -> str:
-    """A function name without return type, template and argument lists, qualifiers,
-    clone suffixes, ABI tags, addresses or line numbers, with lambdas named "lambda":
-    "void ns::f<int>(int) const" -> "ns::f", "main::{lambda()#1}::operator()() const" ->
-    "main::lambda::operator()". A Go name keeps its package and receiver:
-    "main.(*Stats).Hit()" -> "main.(*Stats).Hit", "main.main.func1()" -> "main.main.func"."""
-    cached = _NORMALIZED.get(name)
-    if cached is None:
-        cached = _normalize(name)
-        _remember(_NORMALIZED, name, cached)
-    return cached
-
-
-def is_runtime_frame(frame: Frame) -> bool:
-    """True for a frame that top_frame and fingerprints skip: the sanitizer runtime and its
-    interceptors, libc, static-initialiser glue, the standard library's internals and
-    headers, Go's runtime/sync/testing packages (patterns.py, "Frames that do not count").
-    An unsymbolized frame counts when it is in the program's own module."""
-    if frame.function == "<null>" or not frame.function.strip():
-        return not frame.module or bool(P.RUNTIME_MODULE.search(frame.module))
-    cached = _RUNTIME.get(frame)
-    if cached is None:
-        cached = _is_runtime(frame)
-        _remember(_RUNTIME, frame, cached)
-    return cached
-
-
-def fingerprint(kind: str, stacks: list[Stack]) -> str:
-    """Hex digest of the kind and the signatures of the report's primary stacks; the
-    recipe is in this module's docstring."""
-    signatures = sorted(" > ".join(_signature(s)) for s in _primary_stacks(stacks))
-    text = kind + "\n" + "\n".join(signatures)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 def clean_line(raw: str) -> str:
@@ -246,29 +189,7 @@ def parse_frame(line: str) -> Frame | None:
     return _split_frame(found["body"])[0] if found else None
 
 
-def top_frame(stacks: list[Stack]) -> Frame | None:
-    """The first frame, over the stacks in order, that is not a runtime frame."""
-    for stack in stacks:
-        for frame in stack.frames:
-            if not is_runtime_frame(frame):
-                return frame
-    return None
-
-
 # --- Frames, names and fingerprints --------------------------------------------------------
-
-_NORMALIZED: dict[str, str] = {}
-_RUNTIME: dict[Frame, bool] = {}
-_TOKENS: dict[Frame, str] = {}
-_FRAMES: dict[str, tuple[Frame, int]] = {}  # frame body -> (Frame, evidence bits)
-_HEADS: dict[tuple[str, str | None], tuple[Frame, int]] = {}  # (body w/o module, module)
-
-
-def _remember(table: dict, key, value) -> None:
-    if len(table) >= _CACHE_LIMIT:
-        table.clear()
-    table[key] = value
-
 
 # Evidence of the producer that a frame carries (bits, OR-ed over a report's frames).
 _HAS_BUILD_ID = 1   # "(BuildId: ...)": LLVM's runtime
@@ -299,11 +220,7 @@ def _split_frame(body: str) -> tuple[Frame, int]:
                 text = text[:open_at].rstrip()
             elif inner == "<unknown module>":
                 text = text[:open_at].rstrip()
-    key = (text, module)
-    head = _HEADS.get(key)
-    if head is None:
-        head = _split_head(text, module)
-        _remember(_HEADS, key, head)
+    head = _split_head(text, module)
     frame = head[0]
     if frame.function == "<null>" and offset is not None:
         # Unsymbolized: the offset names the frame (in fingerprints), so it is kept.
@@ -312,6 +229,7 @@ def _split_frame(body: str) -> tuple[Frame, int]:
     return frame, evidence | head[1]
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
     """"f() /x.cc:4:11" (a frame body without its module and BuildId) -> the Frame (no
     offset) and its evidence bits."""
@@ -348,122 +266,19 @@ def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
                  module=module), evidence
 
 
-def _frame_from_body(body: str) -> tuple[Frame, int]:
-    cached = _FRAMES.get(body)
-    if cached is None:
-        cached = _split_frame(body)
-        _remember(_FRAMES, body, cached)
-    return cached
+_frame_from_body = functools.lru_cache(maxsize=CACHE_SIZE)(_split_frame)
 
 
-def _is_go_name(text: str) -> bool:
-    return "::" not in text and "." in text.split("(", 1)[0]
+def _nul_error(source: str, line: int) -> Problem:
+    return Problem(ProblemKind.BINARY_INPUT, "binary data (NUL bytes) in the input", source,
+                   line)
 
 
-def _normalize(name: str) -> str:
-    text = name.strip()
-    if "[" in text:
-        text = P.FUNCTION_TAG.sub("", text)
-    if "." in text:
-        text = P.CLONE_SUFFIX.sub("", text)
-        if _is_go_name(text):
-            text = P.GO_ARGUMENTS.sub("", text)
-            text = P.GO_TYPE_PARAMS.sub("", text)
-            return P.GO_CLOSURE_NUMBER.sub(lambda m: "." + m["word"], text)
-    if "lambda" in text or "$_" in text or "unnamed" in text:
-        text = P.LAMBDA_NAME.sub(_lambda_word, text)
-    text = P.ANONYMOUS_NAMESPACE.sub("", text)
-    operators: list[str] = []
-
-    def protect(match) -> str:
-        operators.append(match.group(0).replace(" ", ""))
-        return f"\x01{len(operators) - 1}\x01"
-
-    if "operator" in text:
-        text = P.OPERATOR_NAME.sub(protect, text)
-    previous = None
-    while previous != text:
-        previous = text
-        text = P.INNERMOST_ANGLES.sub("", text)
-        text = P.INNERMOST_PARENS.sub("", text)
-    text = P.TRAILING_QUALIFIERS.sub("", text)
-    text = P.ADDRESS_OR_LINE.sub("", text)
-    tokens = text.split()
-    if not tokens:
-        return ""
-    last = tokens[-1]
-    # "operator new" / "operator bool": the operator word and its name belong together.
-    if len(tokens) >= 2 and tokens[-2].endswith("operator"):
-        last = tokens[-2] + " " + last
-    for index, op in enumerate(operators):
-        last = last.replace(f"\x01{index}\x01", op)
-    return last
+def _unreadable(source: str, message: str) -> Problem:
+    return Problem(ProblemKind.UNREADABLE, message, source)
 
 
-def _lambda_word(match) -> str:
-    return match["kind"] or match["kind2"] or match["kind3"] or match["kind4"] or "lambda"
-
-
-def _is_runtime(frame: Frame) -> bool:
-    file = frame.file
-    if file and file.endswith(".go"):
-        return bool(P.GO_RUNTIME_FUNCTION.match(frame.function.strip()))
-    if frame.module and P.RUNTIME_MODULE.search(frame.module):
-        return True
-    if file and P.RUNTIME_FILE.search(file):
-        return True
-    name = normalize_function(frame.function)
-    if not name or P.RUNTIME_FUNCTION.match(name) or P.INTERCEPTED_LIBC_FUNCTION.match(name):
-        return True
-    std = P.STD_FUNCTION.match(name)
-    if std:
-        # A library internal, or std:: code with no source of the user's: skipped.
-        return bool(std["internal"]) or not file
-    return False
-
-
-def _token(frame: Frame) -> str:
-    """The frame's part of a signature (see the module docstring)."""
-    if frame.function == "<null>" or not frame.function.strip():
-        module = (frame.module or "?").rsplit("/", 1)[-1]
-        return f"{module}+0x{frame.offset:x}" if frame.offset is not None else module
-    cached = _TOKENS.get(frame)
-    if cached is None:
-        name = normalize_function(frame.function)
-        if not (frame.file and frame.file.endswith(".go")) and not _is_go_name(name):
-            name = name.rsplit("::", 1)[-1]
-        cached = name
-        _remember(_TOKENS, frame, cached)
-    return cached
-
-
-def _primary_stacks(stacks: list[Stack]) -> list[Stack]:
-    chosen = [s for s in stacks
-              if P.ACCESS_TITLE.match(s.title) or P.LOCK_EDGE_TITLE.match(s.title)]
-    if chosen:
-        return chosen
-    return [s for s in stacks if s.frames][:1]
-
-
-def _signature(stack: Stack) -> tuple[str, ...]:
-    names: list[str] = []
-    for frame in stack.frames:
-        if is_runtime_frame(frame):
-            continue
-        token = _token(frame)
-        if names and names[-1] == token:
-            continue
-        names.append(token)
-        if len(names) == FINGERPRINT_FRAMES:
-            break
-    return tuple(names)
-
-
-def _nul_error(source: str, line: int) -> ParseError:
-    return ParseError(source, line, "binary data (NUL bytes) in the input")
-
-
-def _collect(items: Iterable[Report | ParseError]) -> ParseResult:
+def _collect(items: Iterable[Report | Problem]) -> ParseResult:
     result = ParseResult()
     for item in items:
         if isinstance(item, Report):
@@ -562,7 +377,7 @@ class _Parser:
     def __init__(self, source: str, pid: int | None) -> None:
         self.source = source
         self.file_pid = pid
-        self.out: list[Report | ParseError] = []
+        self.out: list[Report | Problem] = []
         self.open: list[_Block] = []       # reports being read, oldest first
         self.pending: tuple[int, _Block] | None = None  # separator that may open a report
         self.deadly_marker = False
@@ -574,10 +389,10 @@ class _Parser:
         self.fast: _Block | None = None    # the only open report, when run() may take
         #                                    its frame lines directly (no prefix, not Go)
 
-    def run(self, lines: Iterable[str]) -> Iterator[Report | ParseError]:
+    def run(self, lines: Iterable[str]) -> Iterator[Report | Problem]:
         out = self.out
         feed = self.feed
-        frames_get = _FRAMES.get
+        frame_from_body = _frame_from_body
         number = 0
         for number, line in enumerate(lines, 1):
             block = self.fast
@@ -590,9 +405,7 @@ class _Parser:
                     digits = stripped[1:space]
                     if space >= 2 and digits.isdigit():
                         body = stripped[space + 1:]
-                        entry = frames_get(body)
-                        if entry is None:
-                            entry = _frame_from_body(body)
+                        entry = frame_from_body(body)
                         block.evidence |= entry[1]
                         if block.stacks and block.frames < MAX_REPORT_FRAMES:
                             block.stacks[-1].frames.append(entry[0])
@@ -683,8 +496,9 @@ class _Parser:
                                           or "failed to" in line):
             found = P.RUNTIME_FAILURE.search(line)
             if found:
-                self.out.append(ParseError(self.source, number,
-                                           f"sanitizer runtime failure: {found['failure']}"))
+                self.out.append(Problem(ProblemKind.RUNTIME_FAILURE,
+                                        f"sanitizer runtime failure: {found['failure']}",
+                                        self.source, number))
                 return True
         return False
 
@@ -853,10 +667,10 @@ class _Parser:
     def _cap(self, number: int, block: _Block, what: str) -> None:
         if not block.capped:
             block.capped = True
-            self.out.append(ParseError(
-                self.source, number,
+            self.out.append(Problem(
+                ProblemKind.RUNAWAY_REPORT,
                 f"runaway report: '{block.headline}' (line {block.start}) has {what}; "
-                "the rest of it is dropped"))
+                "the rest of it is dropped", self.source, number))
 
     def _open(self, block: _Block) -> None:
         self.pending = None  # a separator right before a headline opened it
@@ -899,15 +713,16 @@ class _Parser:
             pid=pid,
         ))
         if cut_short:
-            self.out.append(ParseError(
-                self.source, block.start,
-                f"truncated report: '{block.headline}' closed without its SUMMARY line"))
+            self.out.append(Problem(
+                ProblemKind.TRUNCATED_REPORT,
+                f"truncated report: '{block.headline}' closed without its SUMMARY line",
+                self.source, block.start))
         elif truncated:
             closer = "==PID==ABORTING" if block.style == "error" else "=================="
-            self.out.append(ParseError(
-                self.source, block.start,
+            self.out.append(Problem(
+                ProblemKind.TRUNCATED_REPORT,
                 f"truncated report: '{block.headline}' never reached its closing "
-                f"{closer} line"))
+                f"{closer} line", self.source, block.start))
 
     def _tool(self, block: _Block) -> str:
         """go-race for Go; else gcc-tsan or clang-tsan by the frames' evidence (module
@@ -933,7 +748,8 @@ class _Parser:
             self._close(block, truncated=True)
         for which, name in (("tsan", "ThreadSanitizer reported"), ("go", "Go reported")):
             if self.announced[which] > self.found[which]:
-                self.out.append(ParseError(
-                    self.source, self.announced_line or last_line or None,
+                self.out.append(Problem(
+                    ProblemKind.LOST_REPORTS,
                     f"{name} {self.announced[which]} warning(s) but only "
-                    f"{self.found[which]} report(s) were found: some were lost or garbled"))
+                    f"{self.found[which]} report(s) were found: some were lost or garbled",
+                    self.source, self.announced_line or last_line or None))

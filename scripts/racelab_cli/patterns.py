@@ -1,13 +1,15 @@
 """Every regular expression racelab uses, compiled once, with a comment per group.
 
-The parser (parse.py), the runner (runner.py) and the build step (build.py) import these
-names; nothing else in the package compiles a pattern of its own. The parser's hot path
+Every module imports these names; nothing else in the package compiles a pattern of its own.
+Patterns that come from data (a manifest's function regex, a suppression's template) are
+compiled here too, by `user_regex` and `suppression_regex`, each cached. The parser's hot path
 tests cheap substrings first ("Sanitizer" in line, line[:1] == "#") and reaches for these
 patterns only on lines that can match.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 # --- Noise that CI systems and terminals add to every line --------------------------------
@@ -28,9 +30,6 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b
 
 # --- Report blocks -------------------------------------------------------------------------
 
-# The separator TSan and Go's race detector print before and after each report.
-#   (no groups) a line of 18 "=" (we accept 10 or more).
-SEPARATOR = re.compile(r"^={10,}\s*$")
 
 # The headline that opens a TSan report, searched from where "WARNING: ThreadSanitizer: "
 # starts (whatever precedes it, e.g. ctest's "3: ", is the block's line prefix):
@@ -61,18 +60,11 @@ ERROR_HEADLINE = re.compile(
 DEADLY_SIGNAL_HEADLINE = re.compile(
     r"^(?P<signal>[A-Z]+) on unknown address\b|^deadly signal\b", re.IGNORECASE)
 
-# The line TSan prints before a deadly-signal report: "ThreadSanitizer:DEADLYSIGNAL".
-#   (no groups)
-DEADLY_SIGNAL_MARKER = re.compile(r"^\s*ThreadSanitizer:DEADLYSIGNAL\s*$")
 
 # The line that closes a fatal runtime error: "==3021==ABORTING".
 #   pid: must match the pid of the ERROR line.
 ABORTING = re.compile(r"^\s*==(?P<pid>\d+)==ABORTING\s*$")
 
-# A "==PID==" prefixed detail line inside a fatal error ("==3021==Hint: ...").
-#   pid:  the process.
-#   text: the rest of the line.
-PID_PREFIXED = re.compile(r"^\s*==(?P<pid>\d+)==(?P<text>.*)$")
 
 # The runtime itself failing, which leaves a log that says nothing about races:
 # "ThreadSanitizer: CHECK failed: tsan_rtl.cpp:123 ...", "FATAL: ThreadSanitizer: unexpected
@@ -90,11 +82,6 @@ RUNTIME_FAILURE = re.compile(
 REPORTED_COUNT = re.compile(
     r"(?:ThreadSanitizer: reported (?P<tsan>\d+) warnings?|Found (?P<go>\d+) data race\(s\))\s*$")
 
-# The title that opens a stack inside a report: two spaces, text, a final colon, e.g.
-# "  Write of size 4 at 0x55d9d21f26a8 by thread T2:" or
-# "  Mutex M1 acquired here while holding mutex M0 in thread T1:".
-#   title: the text without the indentation and the colon.
-STACK_TITLE = re.compile(r"^ {2,4}(?P<title>\S.*?):\s*$")
 
 # A stack title that names one of the conflicting accesses of a race.
 #   (no groups) "Write of size 4 ...", "Previous read of size 8 ...", "Atomic write of size
@@ -299,6 +286,69 @@ CTEST_SUMMARY = re.compile(r"^\d+% tests passed, \d+ tests? failed out of \d+\s*
 PYTEST_SUMMARY = re.compile(r"^=+ .*\b(?:passed|failed|error|errors|no tests ran)\b.* in "
                             r"[\d.]+s(?: \([\d:]+\))? =+\s*$")
 
-# racelab run's closing line: "racelab: verdict pass (1 scenario: ...)".
-#   (no groups) the whole line is reprinted.
-RUN_SUMMARY = re.compile(r"^racelab: verdict \w+\b.*$")
+# --- Suppressions --------------------------------------------------------------------------
+
+# The line that opens TSan's list of matched suppressions (print_suppressions=1), e.g.
+# "ThreadSanitizer: Matched 3 suppressions (pid=4242):"; searched, so a CI timestamp or
+# other prefix may stand before it.
+#   hits: the total hit count over all matched suppressions.
+#   pid:  the process.
+MATCHED_HEADER = re.compile(
+    r"ThreadSanitizer: Matched (?P<hits>\d+) suppressions \(pid=(?P<pid>\d+)\):\s*$")
+
+# One line of that list: "2 race:BumpHits" (a prefix such as a CI timestamp may precede).
+#   count:   hits of this suppression.
+#   type:    its type (one of the suppression types).
+#   pattern: its pattern, as written in the file (TSan trims trailing blanks).
+MATCHED_LINE = re.compile(
+    r"(?:^|\s)(?P<count>\d+) (?P<type>race_top|race|mutex|thread|signal|deadlock"
+    r"|called_from_lib):(?P<pattern>.*?)\s*$")
+
+
+@functools.lru_cache(maxsize=1024)
+def suppression_regex(template: str) -> re.Pattern[str]:
+    """TSan's TemplateMatch as a regex: substring match, `*` matches anything, a leading
+    `^` anchors at the start and a trailing `$` at the end."""
+    anchored = template.startswith("^")
+    body = template[1:] if anchored else template
+    at_end = body.endswith("$")
+    if at_end:
+        body = body[:-1]
+    regex = "".join(".*" if c == "*" else re.escape(c) for c in body)
+    return re.compile(("^" if anchored else "") + regex + ("$" if at_end else ""), re.DOTALL)
+
+
+RegexError = re.error  # what user_regex raises for a bad pattern
+
+
+@functools.lru_cache(maxsize=1024)
+def user_regex(text: str) -> re.Pattern[str]:
+    """A regex written in a manifest (an expectation's function). Raises re.error."""
+    return re.compile(text)
+
+
+# --- Report writers ------------------------------------------------------------------------
+
+# Characters that start emphasis, code, links or tables inline in Markdown ("<", ">" and
+# "&" are HTML-escaped instead); a line never starts with the text, so "#", "-", "+" are safe.
+#   (group 1) the character, escaped with a backslash.
+MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+# A run of backticks inside text that goes into a Markdown code span or fence.
+#   (no groups) the longest run decides how many backticks the fence needs.
+BACKTICK_RUN = re.compile(r"`+")
+
+# A character XML 1.0 cannot hold (control characters, lone surrogates).
+#   (no groups) replaced by U+FFFD in junit.xml.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# --- Invariants ----------------------------------------------------------------------------
+
+# The number an invariant reads from an HTTP body ("4000\n", "hits=4000").
+#   value: the first integer, with its sign.
+BODY_INTEGER = re.compile(r"(?P<value>-?\d+)")
+
+# A count of the load an invariant compares with: "ok:/hit", "requests:/stats".
+#   what: ok (2xx answers) or requests (all answers).
+#   path: the request path.
+LOAD_COUNT = re.compile(r"^(?P<what>ok|requests):(?P<path>/\S*)$")

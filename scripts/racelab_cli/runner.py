@@ -1,20 +1,24 @@
-"""Run scenario servers under load, stop them, and judge what their TSan logs say.
+"""Run scenario servers under load, stop them, and hand their logs to the pipeline.
 
 For each scenario, bad then fixed, `--repeat` times:
-  1. a fresh log folder OUT/logs/<name>/<variant>/run<k>/ and TSAN_OPTIONS pointing there;
-  2. start `<bin>/<name>_<variant> --port 0 --threads T`, wait (with a deadline) for
-     "racelab: listening on HOST:PORT";
-  3. run racelab-load with the scenario's profile (with a deadline), read its JSON;
-  4. SIGTERM, wait (with a deadline), SIGKILL a server that hangs;
-  5. parse every tsan.* file (and the server's stderr) into reports.
-Every step that cannot be trusted (no listening line, hang, crash, bad load output,
-truncated or missing log) becomes an error, and any error makes the scenario's verdict
-"error": racelab never passes what it could not check.
+  1. a fresh log folder OUT/logs/<name>/<variant>/run<k>/ and the instrumented environment
+     (collect.instrumented_env) pointing there;
+  2. start `<bin>/<name>_<variant> --port 0 --threads T` (the manifest's [server]), wait
+     (with a deadline) for "racelab: listening on HOST:PORT";
+  3. run racelab-load with the scenario's [load] profile (with a deadline), read its JSON;
+  4. check the scenario's invariants over HTTP;
+  5. SIGTERM, wait (with a deadline), SIGKILL a server that hangs;
+  6. collect.collect_logs: every tsan.* file (and the server's stderr) into reports.
+Then the findings of each variant are merged (model.merge_findings), classified
+(collect.classify) and judged (judge.py). Every step that cannot be trusted (no listening
+line, hang, crash, bad load output, truncated or missing log) becomes a Problem, and any
+problem makes the scenario's verdict "error": racelab never passes what it could not check.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
 import json
 import os
 import queue
@@ -30,16 +34,15 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from . import baseline as baseline_file
-from . import parse, suppressions
+from . import collect, frames, judge, procs
 from . import patterns as P
-from . import procs
-from .model import (Baseline, Finding, LoadResult, RunOutcome, RunResults, Scenario,
-                    ScenarioResult, SuppressionFile, VariantOutcome, merge_reports)
+from .model import (Baseline, Invariant, InvariantCheck, LoadResult, Problem, ProblemKind,
+                    Report, Results, RunOutcome, Scenario, ScenarioResult, SuppressionFile,
+                    Variant, VariantOutcome, merge_findings)
 from .progress import Progress
-from .tsan_env import SYMBOLIZERS, TSAN_EXIT_CODE, tsan_options  # noqa: F401 (re-exported)
 
 LOAD_DRIVER = "racelab-load"
+INVARIANT_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -47,14 +50,14 @@ class RunConfig:
     root: Path                       # holds scenarios/ (manifests)
     bin_dir: Path                    # holds <name>_bad, <name>_fixed, racelab-load
     out: Path                        # results.json, summary.md, logs/
-    variants: tuple[str, ...] = ("bad", "fixed")
+    variants: tuple[Variant, ...] = (Variant.BAD, Variant.FIXED)
     repeat: int = 1
     jobs: int = 1
     listen_timeout_s: float = 30.0
     load_timeout_s: float = 300.0
     stop_timeout_s: float = 20.0
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    suppressions: SuppressionFile | None = None  # passed to TSan, counted afterwards
+    suppressions: SuppressionFile | None = None  # applied by racelab to the findings
     baseline: Baseline | None = None  # known findings: status "known", not "new"
     today: date = field(default_factory=date.today)
 
@@ -62,7 +65,7 @@ class RunConfig:
 # --- Running everything --------------------------------------------------------------------
 
 def run_scenarios(scenarios: Sequence[Scenario], config: RunConfig,
-                  progress: Progress) -> RunResults:
+                  progress: Progress) -> Results:
     """Run every scenario (config.jobs at a time) and judge each; results keep the order
     of `scenarios`."""
     total = len(scenarios)
@@ -73,17 +76,16 @@ def run_scenarios(scenarios: Sequence[Scenario], config: RunConfig,
 
     items = list(enumerate(scenarios, start=1))
     if config.jobs <= 1 or total <= 1:
-        results = RunResults([one(item) for item in items])
+        done = [one(item) for item in items]
     else:
         with concurrent.futures.ThreadPoolExecutor(max_workers=config.jobs) as pool:
-            results = RunResults(list(pool.map(one, items)))
-    findings = results.findings()
-    if config.baseline is not None:
-        results.baseline = baseline_file.apply(config.baseline, findings, config.today)
-    if config.suppressions is not None:
-        matched = [m for s in results.scenarios for v in s.variants() for r in v.runs
-                   for m in r.matched]
-        results.suppressions = suppressions.check(config.suppressions, matched, findings)
+            done = list(pool.map(one, items))
+    results = Results(scenarios=done, findings=[f for s in done for f in s.findings()])
+    results.baseline, results.suppressions = collect.classify(
+        results.findings, baseline=config.baseline, suppression_file=config.suppressions,
+        matched=[m for s in done for v in s.variants() for r in v.runs for log in r.logs
+                 for m in log.matched],
+        today=config.today)
     return results
 
 
@@ -94,170 +96,129 @@ def run_scenario(scenario: Scenario, index: int, total: int, config: RunConfig,
         outcome = VariantOutcome(variant=variant)
         for k in range(1, config.repeat + 1):
             label = f"[{index}/{total}] {scenario.name} {variant}"
-            if config.repeat > 1:
-                label += f" run {k}/{config.repeat}"
-            key = f"{scenario.name}/{variant}/{k}"
             status = f"scenario {index}/{total} {scenario.name} {variant}"
             if config.repeat > 1:
+                label += f" run {k}/{config.repeat}"
                 status += f" run {k}/{config.repeat}"
+            key = f"{scenario.name}/{variant}/{k}"
             progress.begin(key, status)
             run = run_once(scenario, variant, k, config)
             progress.end(key)
             outcome.runs.append(run)
             progress.line(f"{label}: {_describe_run(run)}")
-        outcome.findings = merge_findings(outcome.runs, scenario.name, variant)
-        if config.baseline is not None:
-            baseline_file.apply(config.baseline, outcome.findings, config.today)
-        setattr(result, variant, outcome)
-    judge(scenario, result)
-    if result.verdict == "pass":
-        progress.line(f"{scenario.name}: pass")
+        outcome.findings = merge_findings([run.reports for run in outcome.runs],
+                                          scenario.name, variant)
+        collect.classify(outcome.findings, baseline=config.baseline,
+                         suppression_file=config.suppressions, today=config.today)
+        setattr(result, str(variant), outcome)
+    judge.judge_scenario(scenario, result)
+    if not result.reasons:
+        progress.line(f"{scenario.name}: {result.verdict}")
     for reason in result.reasons:
         progress.line(f"{scenario.name}: {result.verdict}: {reason}")
     return result
 
 
-def merge_findings(runs: Sequence[RunOutcome], scenario: str | None,
-                   variant: str | None) -> list[Finding]:
-    """The union of the runs' reports by fingerprint; count = occurrences."""
-    return merge_reports((r for run in runs for r in run.reports), scenario, variant)
-
-
-def judge(scenario: Scenario, result: ScenarioResult) -> None:
-    """Set result.verdict and result.reasons (and each variant's failures) from the
-    scenario's expectations. A variant with errors is not judged further: its errors are
-    the reasons. A fixed variant's finding that a baseline excuses ("known") or that a
-    suppression matched does not make it unclean; the bad variant's expectations are met
-    by any finding, whatever its status."""
-    errors = [f"{v.variant}: {e}" for v in result.variants() for e in v.errors()]
-    bad, fixed = result.bad, result.fixed
-    if bad is not None and bad.errors():
-        bad = None
-    if fixed is not None and fixed.errors():
-        fixed = None
-    if bad is not None:
-        bad.failures = []
-        for expect in scenario.bad_expect:
-            pattern = re.compile(expect.function)
-            if not any(f.report.kind == expect.kind
-                       and any(pattern.search(fn) for fn in f.report.functions())
-                       for f in bad.findings):
-                bad.failures.append(f"bad variant lost its bug: no {expect.describe()}")
-    if fixed is not None:
-        fixed.failures = []
-        unclean = [f for f in fixed.findings if f.status == "new"]
-        if scenario.fixed_clean and unclean:
-            kinds = ", ".join(sorted({f.report.kind for f in unclean}))
-            fixed.failures.append(f"fixed variant is not clean: {len(unclean)} "
-                                  f"finding(s) ({kinds})")
-        for run in fixed.runs:
-            if run.load is None:
-                errors.append("fixed: no load result")  # unreachable without an error
-                continue
-            ok = run.load.ok_count()
-            if ok < scenario.min_ok:
-                fixed.failures.append(f"fixed variant served {ok} 2xx responses, fewer "
-                                      f"than min_ok {scenario.min_ok}")
-            bound = scenario.max_peak_threads
-            if bound is not None:
-                peak = run.load.peak_threads
-                if peak is None:
-                    errors.append("fixed: cannot check max_peak_threads: the load driver "
-                                  "reported no peak_threads")
-                elif peak > bound:
-                    fixed.failures.append(f"fixed variant peaked at {peak} threads, more "
-                                          f"than max_peak_threads {bound}")
-    failures = [f for v in (bad, fixed) if v is not None for f in v.failures]
-    if errors:
-        result.verdict, result.reasons = "error", errors + failures
-    elif failures:
-        result.verdict, result.reasons = "fail", failures
-    else:
-        result.verdict, result.reasons = "pass", []
-
-
 def _describe_run(run: RunOutcome) -> str:
     took = f"in {run.elapsed_s:.1f}s"
-    if run.errors:
-        return f"error: {run.errors[0]} {took}"
-    n = len(run.reports)
-    if n == 0:
+    if run.problems:
+        return f"error: {run.problems[0].one_line()} {took}"
+    reports = run.reports
+    if not reports:
         parts = ["clean"]
         if run.load is not None:
             parts.append(f"{run.load.ok_count()}/{run.load.requests} ok")
             if run.load.peak_threads is not None:
                 parts.append(f"peak {run.load.peak_threads} threads")
         return f"{', '.join(parts)} {took}"
-    kinds = ", ".join(sorted({r.kind for r in run.reports}))
+    kinds = ", ".join(sorted({r.kind for r in reports}))
+    n = len(reports)
     return f"{n} finding{'s' if n != 1 else ''} ({kinds}) {took}"
 
 
 # --- One start / load / stop cycle ---------------------------------------------------------
 
-def run_once(scenario: Scenario, variant: str, k: int, config: RunConfig) -> RunOutcome:
+def run_once(scenario: Scenario, variant: Variant, k: int, config: RunConfig) -> RunOutcome:
     started = time.monotonic()
-    log_dir = config.out / "logs" / scenario.name / variant / f"run{k}"
+    log_dir = config.out / "logs" / scenario.name / str(variant) / f"run{k}"
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     run = RunOutcome(index=k, log_dir=log_dir)
     try:
         _serve_and_load(scenario, variant, config, run)
     finally:
-        _collect_logs(run, config.out)
+        run.logs = collect.collect_logs(log_dir, config.out,
+                                        captured=[log_dir / "server.stderr"])
+        run.problems.extend(collect.problems_of(run.logs))
+        if run.exit_status == collect.TSAN_EXIT_CODE and not collect.reports_of(run.logs):
+            run.problems.append(Problem(
+                ProblemKind.TSAN_EXIT_WITHOUT_REPORT,
+                f"exit status {collect.TSAN_EXIT_CODE} says TSan reported, but no report "
+                f"was found in {collect.relative(log_dir, config.out)}"))
         run.elapsed_s = time.monotonic() - started
     return run
 
 
-def _serve_and_load(scenario: Scenario, variant: str, config: RunConfig,
+def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
                     run: RunOutcome) -> None:
     server = config.bin_dir / f"{scenario.name}_{variant}"
     load_driver = config.bin_dir / LOAD_DRIVER
     for binary in (server, load_driver):
         if not os.access(binary, os.X_OK):
-            run.errors.append(f"missing executable {binary} (build it, or check --build-dir)")
+            run.problems.append(Problem(ProblemKind.CANNOT_START,
+                                        f"missing executable {binary} (build it, or check "
+                                        "--build-dir)"))
             return
-    env = dict(config.env)
-    env["TSAN_OPTIONS"] = tsan_options(run.log_dir / "tsan", config.env.get("TSAN_OPTIONS"),
-                                       suppressions=(config.suppressions.path
-                                                     if config.suppressions else None))
+    env = collect.instrumented_env(config.env, run.log_dir)
     name = server.name
     with open(run.log_dir / "server.stderr", "wb") as stderr:
         try:
             proc = subprocess.Popen(
-                [str(server), "--port", "0", "--threads", str(scenario.load.threads)],
+                [str(server), "--port", "0", "--threads", str(scenario.server.io_threads)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env,
                 start_new_session=True)
         except OSError as err:
-            run.errors.append(f"{name} could not start: {err}")
+            run.problems.append(Problem(ProblemKind.CANNOT_START,
+                                        f"{name} could not start: {err}"))
             return
     assert proc.stdout is not None
     reader = _LineReader(proc.stdout, run.log_dir / "server.stdout")
     try:
         endpoint = reader.wait_for(P.LISTENING_LINE, config.listen_timeout_s)
         if endpoint is None:
-            if reader.saw_eof:
-                # Its stdout closed: it is exiting; let it finish so its status is known.
-                try:
-                    proc.wait(timeout=config.stop_timeout_s)
-                except subprocess.TimeoutExpired:
-                    pass
-            if proc.poll() is None:
-                procs.kill_group(proc)
-                run.errors.append(f"{name} never printed its listening line "
-                                  f"(none within {config.listen_timeout_s:g}s)")
-            else:
-                run.exit_status, run.signal = _status_of(proc.returncode)
-                run.errors.append(f"{name} never printed its listening line "
-                                  f"(exited with {_exit_text(proc.returncode)})")
+            _no_listening_line(proc, reader, name, config, run)
             return
         host = endpoint["host"].strip("[]")
         port = int(endpoint["port"])
         run.load = _drive_load(load_driver, host, port, proc.pid, scenario, config, run)
+        if run.load is not None and proc.poll() is None:
+            run.invariants = [_check_invariant(i, host, port, run) for i in scenario.invariants]
+            run.harness_reports.extend(_violation(c) for c in run.invariants if not c.held)
         _stop(proc, name, config.stop_timeout_s, run)
     finally:
         if proc.poll() is None:  # only after an unexpected exception above
             procs.kill_group(proc)
         reader.join(timeout=5.0)
+
+
+def _no_listening_line(proc: subprocess.Popen, reader: "_LineReader", name: str,
+                       config: RunConfig, run: RunOutcome) -> None:
+    if reader.saw_eof:
+        # Its stdout closed: it is exiting; let it finish so its status is known.
+        try:
+            proc.wait(timeout=config.stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            pass
+    if proc.poll() is None:
+        procs.kill_group(proc)
+        run.problems.append(Problem(ProblemKind.NO_LISTENING_LINE,
+                                    f"{name} never printed its listening line "
+                                    f"(none within {config.listen_timeout_s:g}s)"))
+    else:
+        run.exit_status, run.signal = collect.split_returncode(proc.returncode)
+        run.problems.append(Problem(ProblemKind.NO_LISTENING_LINE,
+                                    f"{name} never printed its listening line "
+                                    f"(exited with {collect.exit_text(proc.returncode)})"))
 
 
 def _drive_load(load_driver: Path, host: str, port: int, pid: int, scenario: Scenario,
@@ -272,22 +233,27 @@ def _drive_load(load_driver: Path, host: str, port: int, pid: int, scenario: Sce
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=config.load_timeout_s, env=dict(config.env))
     except subprocess.TimeoutExpired:
-        run.errors.append(f"load driver did not finish within {config.load_timeout_s:g}s")
+        run.problems.append(Problem(ProblemKind.HANG,
+                                    f"hang: load driver did not finish within "
+                                    f"{config.load_timeout_s:g}s"))
         return None
     except OSError as err:
-        run.errors.append(f"load driver could not start: {err}")
+        run.problems.append(Problem(ProblemKind.CANNOT_START,
+                                    f"load driver could not start: {err}"))
         return None
     (run.log_dir / "load.stdout").write_bytes(done.stdout)
     (run.log_dir / "load.stderr").write_bytes(done.stderr)
     if done.returncode != 0:
         last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        run.errors.append(f"load driver failed ({_exit_text(done.returncode)})"
-                          + (f": {last[0]}" if last[0] else ""))
+        run.problems.append(Problem(ProblemKind.LOAD_FAILED,
+                                    f"load driver failed ({collect.exit_text(done.returncode)})"
+                                    + (f": {last[0]}" if last[0] else "")))
         return None
     try:
         return parse_load_output(done.stdout.decode("utf-8", "replace"))
     except ValueError as err:
-        run.errors.append(f"load driver output unusable: {err}")
+        run.problems.append(Problem(ProblemKind.LOAD_FAILED,
+                                    f"load driver output unusable: {err}"))
         return None
 
 
@@ -319,7 +285,15 @@ def parse_load_output(text: str) -> LoadResult:
     elapsed = data.get("elapsed_ms")
     if not isinstance(elapsed, (int, float)) or isinstance(elapsed, bool):
         raise ValueError(f"field 'elapsed_ms' must be a number, got {elapsed!r}")
+    paths = data.get("paths", {})
+    if not isinstance(paths, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("status", {}), dict)
+            for v in paths.values()):
+        raise ValueError("field 'paths' must be an object of path -> {\"status\": {...}}")
     return LoadResult(
+        paths={str(p): {str(k): count(f"paths.{p}.status.{k}", n)
+                        for k, n in (v.get("status") or {}).items()}
+               for p, v in paths.items()},
         requests=count("requests"),
         status={str(k): count(f"status.{k}", v) for k, v in status.items()},
         transport_errors=count("transport_errors"),
@@ -330,8 +304,77 @@ def parse_load_output(text: str) -> LoadResult:
     )
 
 
+# --- Invariants ----------------------------------------------------------------------------
+
+def _check_invariant(invariant: Invariant, host: str, port: int,
+                     run: RunOutcome) -> InvariantCheck:
+    """GET the invariant's path, read the first integer of the body, compare."""
+    assert run.load is not None
+    expected = expected_value(invariant, run.load)
+    observed = None
+    try:
+        connection = http.client.HTTPConnection(host, port, timeout=INVARIANT_TIMEOUT_S)
+        try:
+            connection.request("GET", invariant.path)
+            response = connection.getresponse()
+            body = response.read(64 * 1024).decode("utf-8", "replace")
+        finally:
+            connection.close()
+        found = P.BODY_INTEGER.search(body) if response.status == 200 else None
+        if found is None:
+            run.problems.append(Problem(
+                ProblemKind.INVARIANT_UNCHECKABLE,
+                f"invariant '{invariant.description}': GET {invariant.path} answered "
+                f"{response.status} with no number in its body"))
+        else:
+            observed = int(found["value"])
+    except (OSError, http.client.HTTPException) as err:
+        run.problems.append(Problem(ProblemKind.INVARIANT_UNCHECKABLE,
+                                    f"invariant '{invariant.description}': GET "
+                                    f"{invariant.path} failed: {err}"))
+    held = observed is not None and expected is not None and _holds(invariant.op, observed,
+                                                                    expected)
+    return InvariantCheck(invariant, expected, observed, held or observed is None)
+
+
+def expected_value(invariant: Invariant, load: LoadResult) -> int | None:
+    """The number an invariant compares with: a literal, or a count of the load."""
+    if invariant.value.lstrip("-").isdigit():
+        return int(invariant.value)
+    found = P.LOAD_COUNT.match(invariant.value)
+    if found is None:
+        return None
+    if found["what"] == "ok":
+        return load.ok_count(found["path"])
+    return load.request_count(found["path"])
+
+
+def _holds(op: str, observed: int, expected: int) -> bool:
+    if op == "equals":
+        return observed == expected
+    if op == "at_most":
+        return observed <= expected
+    return observed >= expected
+
+
+def _violation(check: InvariantCheck) -> Report:
+    """A harness finding (tool racelab) for a broken invariant."""
+    invariant = check.invariant
+    return Report(kind="invariant-violation",
+                  headline=f"invariant violated: {invariant.description}",
+                  tool="racelab",
+                  summary=(f"invariant-violation: GET {invariant.path} gave {check.observed}, "
+                           f"expected {invariant.op.replace('_', ' ')} {check.expected}"),
+                  stacks=[], top_frame=None,
+                  fingerprint=frames.harness_fingerprint("invariant-violation",
+                                                         invariant.description),
+                  source="racelab")
+
+
+# --- Stopping ------------------------------------------------------------------------------
+
 def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome) -> None:
-    """SIGTERM, wait, classify the exit; SIGKILL (and an error) when it hangs."""
+    """SIGTERM, wait, classify the exit; SIGKILL (and a hang) when it does not exit."""
     exited_early = proc.poll() is not None
     if not exited_early:
         try:
@@ -342,63 +385,18 @@ def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome) 
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             procs.kill_group(proc)
-            run.errors.append(f"hang: {name} did not exit within {timeout_s:g}s of SIGTERM")
+            run.problems.append(Problem(ProblemKind.HANG,
+                                        f"hang: {name} did not exit within {timeout_s:g}s "
+                                        "of SIGTERM"))
             return
-    status = proc.returncode
-    run.exit_status, run.signal = _status_of(status)
-    if status < 0:
-        run.errors.append(f"{name} crashed (signal {run.signal})")
-    elif status not in (0, TSAN_EXIT_CODE):
-        run.errors.append(f"{name} crashed (status {status})")
-    elif exited_early:
-        run.errors.append(f"{name} exited on its own (status {status}) before SIGTERM")
-
-
-def _status_of(returncode: int) -> tuple[int | None, str | None]:
-    if returncode < 0:
-        return None, _signal_name(-returncode)
-    return returncode, None
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def _exit_text(returncode: int) -> str:
-    if returncode < 0:
-        return f"signal {_signal_name(-returncode)}"
-    return f"status {returncode}"
-
-
-def _collect_logs(run: RunOutcome, out: Path) -> None:
-    """Parse tsan.* (and the server's stderr, where reports land if log_path failed)."""
-    files = sorted(run.log_dir.glob("tsan.*"))
-    stderr = run.log_dir / "server.stderr"
-    for path in files + ([stderr] if stderr.is_file() else []):
-        source = _relative(path, out)
-        result, readable = parse.parse_file(path, source=source)
-        run.matched.extend(suppressions.matched_in_file(path, source))
-        if path != stderr:
-            run.log_files.append(source)
-        elif not result.reports and not result.errors:
-            continue
-        run.reports.extend(result.reports)
-        for error in result.errors:
-            what = "truncated TSan log" if "truncated" in error.message else "bad TSan log"
-            run.errors.append(f"{what}: {error.one_line()}")
-    if run.exit_status == TSAN_EXIT_CODE and not run.reports:
-        run.errors.append(f"exit status {TSAN_EXIT_CODE} says TSan reported, but no report "
-                          f"was found in {_relative(run.log_dir, out)}")
-
-
-def _relative(path: Path, base: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(base.resolve()))
-    except ValueError:
-        return str(path)
+    run.exit_status, run.signal = collect.split_returncode(proc.returncode)
+    outcome = collect.exit_problems(name, run.exit_status, run.signal, [], [], server=True)
+    run.problems.extend(p for p in outcome.problems
+                        if p.kind != ProblemKind.TSAN_EXIT_WITHOUT_REPORT)
+    if exited_early and not outcome.problems:
+        run.problems.append(Problem(ProblemKind.EARLY_EXIT,
+                                    f"{name} exited on its own (status {run.exit_status}) "
+                                    "before SIGTERM"))
 
 
 class _LineReader:

@@ -7,33 +7,35 @@ matches a frame's function, file or module by substring; `*` matches anything, a
 `^` anchors at the start, a trailing `$` at the end. TSan dies at start-up on a line it
 cannot parse, so racelab validates the file first and names the line.
 
-racelab passes the file to the runtime (`suppressions=<abs path> print_suppressions=1`);
-at exit TSan writes into its log
+racelab applies the file itself, to the parsed reports (`tie`): the runtime is never told
+to drop anything, so a suppressed finding stays in every output with status "suppressed"
+and the line that matched it, for a reader to see what the team chose to accept.
+
+A user may still hand the runtime a file of their own (suppressions= in TSAN_OPTIONS);
+with print_suppressions=1 TSan then writes into its log
 
     ThreadSanitizer: Matched 3 suppressions (pid=4242):
     2 race:BumpHits
     1 deadlock:LegacyLocks
 
-(N is the total hit count; patterns that matched nothing are not listed). Reports TSan
-suppressed never reach the log, so they cannot be tied to a finding. With
-`racelab gate --logs`, the logs usually come from a run without the file, and racelab
-applies the patterns itself (`tie`), marking the findings they match "suppressed".
+Those reports never reach the log; `matched_in_text` reads the block so the results can at
+least count them (SuppressionCheck.other, or the file's own lines when they are the same).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from . import patterns as P
 from . import textfile
-from .model import (Finding, MatchedSuppression, Report, Suppression, SuppressionCheck,
-                    SuppressionFile)
+from .model import (Finding, MatchedSuppression, Report, Status, Suppression,
+                    SuppressionCheck, SuppressionFile)
 
 KNOWN_TYPES = ("race", "race_top", "mutex", "thread", "signal", "deadlock",
                "called_from_lib")
 
-# Report kinds (DESIGN.md's slugs of TSan's headlines) -> the suppression type TSan
+# Report kinds (the slugs of TSan's headlines, docs/reference.md) -> the suppression type TSan
 # checks them against (tsan_suppressions.cpp, conv()).
 KIND_TYPES = {
     "data-race": "race",
@@ -61,26 +63,6 @@ def suppression_type(kind: str) -> str | None:
     if kind in KIND_TYPES:
         return KIND_TYPES[kind]
     return "race" if kind.startswith("race-on-") else None
-
-
-# The patterns below belong in patterns.py; they live here while patterns.py is being
-# rewritten with the parser, and move there afterwards.
-
-# The line that opens TSan's list of matched suppressions (print_suppressions=1), e.g.
-# "ThreadSanitizer: Matched 3 suppressions (pid=4242):"; searched, so a CI timestamp or
-# other prefix may stand before it.
-#   hits: the total hit count over all matched suppressions.
-#   pid:  the process.
-MATCHED_HEADER = re.compile(
-    r"ThreadSanitizer: Matched (?P<hits>\d+) suppressions \(pid=(?P<pid>\d+)\):\s*$")
-
-# One line of that list: "2 race:BumpHits" (a prefix such as a CI timestamp may precede).
-#   count:   hits of this suppression.
-#   type:    its type (one of KNOWN_TYPES).
-#   pattern: its pattern, as written in the file (TSan trims trailing blanks).
-MATCHED_LINE = re.compile(
-    r"(?:^|\s)(?P<count>\d+) (?P<type>race_top|race|mutex|thread|signal|deadlock"
-    r"|called_from_lib):(?P<pattern>.*?)\s*$")
 
 
 class SuppressionError(Exception):
@@ -126,11 +108,11 @@ def matched_in_text(text: str, source: str) -> list[MatchedSuppression]:
     found: list[MatchedSuppression] = []
     in_block = False
     for line in text.splitlines():
-        if MATCHED_HEADER.search(line):
+        if P.MATCHED_HEADER.search(line):
             in_block = True
             continue
         if in_block:
-            match = MATCHED_LINE.search(line)
+            match = P.MATCHED_LINE.search(line)
             if match:
                 found.append(MatchedSuppression(match["type"], match["pattern"],
                                                 int(match["count"]), source))
@@ -151,18 +133,7 @@ def matched_in_file(path: Path, source: str) -> list[MatchedSuppression]:
 
 def template_match(template: str, text: str | None) -> bool:
     """TSan's TemplateMatch: substring match with `*` wildcards, `^` and `$` anchors."""
-    if not text:
-        return False
-    anchored = template.startswith("^")
-    if anchored:
-        template = template[1:]
-    if template.endswith("$"):
-        body, at_end = template[:-1], True
-    else:
-        body, at_end = template, False
-    regex = "".join(".*" if c == "*" else re.escape(c) for c in body)
-    regex = ("^" if anchored else "") + regex + ("$" if at_end else "")
-    return re.search(regex, text, re.DOTALL) is not None
+    return bool(text) and P.suppression_regex(template).search(text) is not None
 
 
 def report_matches(suppression: Suppression, report: Report) -> bool:
@@ -187,7 +158,7 @@ def tie(suppression_file: SuppressionFile, findings: Iterable[Finding]) -> None:
     for finding in findings:
         for suppression in suppression_file.suppressions:
             if report_matches(suppression, finding.report):
-                finding.status = "suppressed"
+                finding.status = Status.SUPPRESSED
                 finding.suppressed_by = suppression.text
                 break
 
@@ -202,7 +173,7 @@ def check(suppression_file: SuppressionFile, matched: Sequence[MatchedSuppressio
         bucket = result.counts if hit.text in texts else result.other
         bucket[hit.text] = bucket.get(hit.text, 0) + hit.count
     for finding in findings:
-        if finding.status == "suppressed" and finding.suppressed_by in texts:
+        if finding.status == Status.SUPPRESSED and finding.suppressed_by in texts:
             key = finding.suppressed_by
             result.counts[key] = result.counts.get(key, 0) + finding.count
     return result

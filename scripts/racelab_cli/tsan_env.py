@@ -1,11 +1,11 @@
 """The TSAN_OPTIONS racelab gives every process it runs (`racelab run` and `racelab gate`).
 
-DESIGN.md's "Decisions": `log_path=<folder>/tsan halt_on_error=0 history_size=7
+docs/reference.md, "TSAN_OPTIONS": `log_path=<folder>/tsan halt_on_error=0 history_size=7
 second_deadlock_stack=1 detect_deadlocks=1 report_thread_leaks=1 exitcode=66`, merged into
 the user's own TSAN_OPTIONS: the user's other keys are kept, ours win on the keys we set.
-With a suppressions file, `suppressions=<absolute path>` joins ours, and so does
-`print_suppressions=1` (clang 14's runtime defaults it to false; without it TSan never
-says which suppressions matched). A symbolizer is added unless the user chose one.
+racelab's suppressions file is never handed to the runtime (racelab applies it to the
+parsed reports); a user's own `suppressions=` stays, with `print_suppressions=1` so the
+log says what it hid. A symbolizer is added unless the user chose one.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ SYMBOLIZERS = ("/usr/bin/llvm-symbolizer", "/usr/lib/llvm-14/bin/llvm-symbolizer
 
 
 def tsan_options(log_prefix: Path, user: str | None,
-                 symbolizers: Sequence[str] = SYMBOLIZERS,
-                 suppressions: Path | None = None) -> str:
+                 symbolizers: Sequence[str] = SYMBOLIZERS) -> str:
     """The TSAN_OPTIONS value for a process whose logs go to `<log_prefix>.<pid>`."""
     merged = parse_options(user)
     ours = {
@@ -34,8 +33,6 @@ def tsan_options(log_prefix: Path, user: str | None,
         "report_thread_leaks": "1",
         "exitcode": str(TSAN_EXIT_CODE),
     }
-    if suppressions is not None:
-        ours["suppressions"] = str(Path(suppressions).resolve())
     merged.update({k: _quote(v) for k, v in ours.items()})
     if "suppressions" in merged and "print_suppressions" not in merged:
         merged["print_suppressions"] = "1"

@@ -45,12 +45,16 @@ title = "Fake {name} scenario"
 bug = "A fake server that stands in for the C++ one."
 guide_rule = "Tests of the runner do not need a C++ build."
 fix = "None: it is a fake."
+bug_class = "fake"
+caught_by = ["tsan"]
+
+[server]
+io_threads = 3
 
 [load]
 paths = ["/hit", "/stats"]
 connections = 2
 requests = {requests}
-threads = 3
 
 [[bad.expect]]
 kind = "data-race"

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import run_racelab
 from racelab_cli import baseline, parse
-from racelab_cli.gate import merge
+from racelab_cli.model import merge_findings
 from racelab_cli.model import Baseline, BaselineEntry
 
 SUPP = Path(__file__).resolve().parent / "data_suppressions"
@@ -20,7 +20,7 @@ TODAY = date(2025, 6, 15)
 
 def findings():
     text = (SUPP / "tsan_unsuppressed.txt").read_text()
-    return merge(parse.parse_text(text, "logs/tsan.1").reports)
+    return merge_findings([parse.parse_text(text, "logs/tsan.1").reports])
 
 
 def entry(fingerprint: str, expires: date | None = None, reason: str = "accepted") -> \

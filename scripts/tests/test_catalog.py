@@ -8,7 +8,7 @@ import pytest
 
 from conftest import MANIFEST, REPO
 from racelab_cli import catalog
-from racelab_cli.model import Expectation, LoadProfile
+from racelab_cli.model import Expectation, LoadProfile, ServerConfig
 
 
 def write(root: Path, name: str, text: str) -> Path:
@@ -32,7 +32,9 @@ def test_catalog_loads_a_valid_manifest(tmp_path: Path) -> None:
     assert scenario.name == "counter"
     assert scenario.title == "Fake x scenario"
     assert scenario.load == LoadProfile(paths=("/hit", "/stats"), connections=2, requests=40,
-                                        disconnects=0, threads=3)
+                                        disconnects=0)
+    assert scenario.server == ServerConfig(io_threads=3)
+    assert (scenario.bug_class, scenario.caught_by) == ("fake", ("tsan",))
     assert scenario.bad_expect == (Expectation("data-race", "Handle(Hit|Stats)"),)
     assert scenario.fixed_clean is True
     assert scenario.min_ok == 40 and scenario.max_peak_threads == 16

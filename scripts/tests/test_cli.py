@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, RACELAB, REPO, FakeTree, run_racelab
-from racelab_cli import cli
+from racelab_cli import cli, selftest
 
 
 def test_racelab_is_an_executable_python3_script() -> None:
@@ -37,7 +37,9 @@ def test_list_prints_each_scenario_with_its_title(fake_tree: FakeTree) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "counter     Fake counter scenario",
+        "            [fake; caught by tsan]",
         "shared_map  Fake shared_map scenario",
+        "            [fake; caught by tsan]",
     ]
 
 
@@ -45,7 +47,8 @@ def test_list_of_the_repository_names_every_scenario_folder() -> None:
     done = run_racelab("list")
     assert done.returncode == 0, done.stderr
     names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.toml"))
-    assert [line.split()[0] for line in done.stdout.splitlines()] == names
+    assert [line.split()[0] for line in done.stdout.splitlines()
+            if not line.startswith(" ")] == names
 
 
 def test_list_exits_2_naming_file_and_field_of_a_bad_manifest(fake_tree: FakeTree) -> None:
@@ -173,14 +176,14 @@ def test_run_exits_2_with_the_apt_line_when_packages_are_missing_and_not_root(
 
 def test_test_command_counts_no_collected_tests_as_a_failure(tmp_path: Path) -> None:
     (tmp_path / "test_nothing_here.py").write_text("X = 1\n")
-    step, code, line = cli.run_pytest(tmp_path)
+    step, code, line = selftest.run_pytest(tmp_path)
     assert step == "pytest"
     assert code == 1
     assert line is not None and "no tests ran" in line
 
 
 def test_test_command_finds_an_interpreter_with_pytest() -> None:
-    python = cli.python_with_pytest()
+    python = selftest.python_with_pytest()
     assert python is not None
     probe = subprocess.run([python, "-c", "import pytest, hypothesis"], timeout=60,
                            capture_output=True, check=False)

@@ -92,5 +92,6 @@ def test_deps_real_dpkg_answers_for_an_installed_package() -> None:
 
 
 def test_test_packages_add_npm_only_when_the_command_is_missing() -> None:
-    assert deps.test_packages(which=lambda cmd: "/usr/bin/" + cmd) == deps.PACKAGES
-    assert deps.test_packages(which=lambda cmd: None) == deps.PACKAGES + ("npm",)
+    base = deps.PACKAGES + deps.TEST_PACKAGES
+    assert deps.test_packages(which=lambda cmd: "/usr/bin/" + cmd) == base
+    assert deps.test_packages(which=lambda cmd: None) == base + ("npm",)

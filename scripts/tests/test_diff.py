@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_racelab
 from racelab_cli import parse
-from racelab_cli.gate import merge
+from racelab_cli.model import merge_findings
 
 SUPP = Path(__file__).resolve().parent / "data_suppressions"
 
@@ -17,7 +17,7 @@ SUPP = Path(__file__).resolve().parent / "data_suppressions"
 def write_results(path: Path, *logs: str, counts: int = 1) -> Path:
     reports = [r for name in logs
                for r in parse.parse_text((SUPP / name).read_text(), name).reports]
-    findings = merge(reports * counts)
+    findings = merge_findings([reports * counts])
     path.write_text(json.dumps({"schema": "racelab.results/1", "verdict": "fail",
                                 "findings": [f.to_json() for f in findings]}))
     return path

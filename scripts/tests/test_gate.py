@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKES, run_racelab
-from racelab_cli import parse
+from racelab_cli import frames, parse
 
 FAKE = FAKES / "tsan_process.py"
 SUPP = Path(__file__).resolve().parent / "data_suppressions"
@@ -40,7 +40,7 @@ def results(out: Path) -> dict:
 def fingerprints(log: Path) -> dict[str, str]:
     """Top function (normalized) -> fingerprint of each report in a log."""
     reports = parse.parse_text(log.read_text(encoding="utf-8"), str(log)).reports
-    return {parse.normalize_function(r.top_frame.function): r.fingerprint for r in reports}
+    return {frames.normalize_function(r.top_frame.function): r.fingerprint for r in reports}
 
 
 def write_baseline(path: Path, entries: list[dict]) -> Path:
@@ -164,7 +164,7 @@ def test_gate_exits_2_when_the_command_exits_66_without_a_log(tmp_path: Path) ->
     out = tmp_path / "out"
     done = gate(out, "--", *fake("--exit", "66"))
     assert done.returncode == 2
-    assert "exited with status 66 (TSan's exitcode) but left no TSan log file" in done.stderr
+    assert "exited with status 66 (TSan's exitcode) but no report was found" in done.stderr
     assert results(out)["verdict"] == "error"
 
 
@@ -191,7 +191,8 @@ def test_gate_exits_2_on_a_truncated_report(tmp_path: Path) -> None:
     cut.write_text(TWO_RACES.read_text(encoding="utf-8")[:1500], encoding="utf-8")
     done = gate(out, "--", *fake("--log", str(cut), "--exit", "66"))
     assert done.returncode == 2
-    assert "truncated TSan report: logs/gate/tsan." in done.stderr
+    assert "racelab: error: logs/gate/tsan." in done.stderr
+    assert ": truncated report: 'data race' never reached its closing" in done.stderr
     assert results(out)["verdict"] == "error"
 
 
@@ -199,7 +200,7 @@ def test_gate_exits_2_when_the_command_fails_without_any_report(tmp_path: Path) 
     out = tmp_path / "out"
     done = gate(out, "--", *fake("--exit", "3"))
     assert done.returncode == 2
-    assert "exited with status 3 and left no TSan report to explain it" in done.stderr
+    assert "exited with status 3 and no new finding explains it" in done.stderr
 
 
 def test_gate_exits_2_when_the_command_hangs_past_its_timeout(tmp_path: Path) -> None:
@@ -246,9 +247,10 @@ def test_gate_sets_tsan_options_and_keeps_the_users_other_keys(tmp_path: Path) -
     assert options["log_path"] == str(out / "logs" / "gate" / "tsan")
     assert options["verbosity"] == "1"
     expected = {"halt_on_error": "0", "history_size": "7", "second_deadlock_stack": "1",
-                "detect_deadlocks": "1", "report_thread_leaks": "1", "exitcode": "66",
-                "suppressions": str(SUPP / "tsan.supp"), "print_suppressions": "1"}
+                "detect_deadlocks": "1", "report_thread_leaks": "1", "exitcode": "66"}
     assert {k: options[k] for k in expected} == expected
+    # racelab applies its suppressions itself: the runtime never hides a report.
+    assert "suppressions" not in options and "print_suppressions" not in options
 
 
 def test_gate_reports_matched_suppressions_with_counts_and_stale_ones(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import DATA, data_text
+from racelab_cli import frames as frame_rules
 from racelab_cli import parse
 from racelab_cli.model import Frame, Report, Stack
 
@@ -64,7 +65,7 @@ def assert_report(report: Report, *, kind: str, headline: str, tool: str,
             report.top_frame.column) == (function, file, line, column)
     assert not report.truncated
     assert re.fullmatch(r"[0-9a-f]{16}", report.fingerprint)
-    assert parse.fingerprint(report.kind, report.stacks) == report.fingerprint
+    assert frame_rules.fingerprint(report.kind, report.stacks) == report.fingerprint
 
     def moved(frame: Frame) -> Frame:
         symbolized = frame.function != "<null>"
@@ -79,12 +80,12 @@ def assert_report(report: Report, *, kind: str, headline: str, tool: str,
         stacks = stacks[::-1]  # titled stacks: the accesses (or lock edges) in either order
     rebuilt = [Stack(_HEX.sub("0xdead", _TID.sub("tid=99", s.title)),
                      [moved(f) for f in s.frames]) for s in stacks]
-    assert parse.fingerprint(report.kind, rebuilt) == report.fingerprint
+    assert frame_rules.fingerprint(report.kind, rebuilt) == report.fingerprint
     renamed = [Stack(s.title, [dataclasses.replace(f, function="Renamed()")
                                if f is report.top_frame else f for f in s.frames])
                for s in report.stacks]
-    assert parse.fingerprint(report.kind, renamed) != report.fingerprint
-    assert parse.fingerprint("another-kind", report.stacks) != report.fingerprint
+    assert frame_rules.fingerprint(report.kind, renamed) != report.fingerprint
+    assert frame_rules.fingerprint("another-kind", report.stacks) != report.fingerprint
 
 
 def fingerprints(name: str) -> list[str]:
@@ -436,7 +437,7 @@ def test_parse_gcc_lock_order_inversion_without_second_deadlock_stack() -> None:
 def test_parse_lock_order_fingerprint_ignores_second_deadlock_stack_and_edge_order() -> None:
     report = only_report("tsan_lock_order_inversion.txt")
     swapped = [report.stacks[2], report.stacks[3], report.stacks[0], report.stacks[1]]
-    assert parse.fingerprint(report.kind, swapped) == report.fingerprint
+    assert frame_rules.fingerprint(report.kind, swapped) == report.fingerprint
     assert len({*fingerprints("tsan_lock_order_inversion.txt"),
                 *fingerprints("tsan_lock_order_inversion_one_stack.txt"),
                 *fingerprints("gcc_tsan_lock_order_inversion.txt"),
@@ -596,7 +597,7 @@ def test_parse_clang_signal_unsafe_call_inside_of_a_signal() -> None:
     # object file for a location, and a runtime frame.
     handler = malloc.stacks[0].frames[2]
     assert handler.file == "tsan_interceptors_posix.cpp.o" and handler.line is None
-    assert parse.is_runtime_frame(handler)
+    assert frame_rules.is_runtime_frame(handler)
     assert free.stacks[0].frames[0].function == "free"
     assert free.line == 11 and malloc.fingerprint == free.fingerprint  # one handler's calls
 
@@ -703,7 +704,7 @@ def test_parse_go_race_on_a_map_skips_runtime_frames() -> None:
                   top=("main.Remember()", "go_race_map.go", 12, None))
     assert report.stacks[0].frames[0] == Frame(
         "runtime.mapassign_faststr()", "/usr/lib/go-1.19/src/runtime/map_faststr.go", 203)
-    assert parse.is_runtime_frame(report.stacks[0].frames[0])
+    assert frame_rules.is_runtime_frame(report.stacks[0].frames[0])
 
 
 def test_parse_go_test_race_between_test_output() -> None:
@@ -717,7 +718,7 @@ def test_parse_go_test_race_between_test_output() -> None:
                   top=("command-line-arguments.(*Log).Add()", "go_race_slice_test.go", 17, None))
     assert report.line == 3
     creation = report.stacks[2].frames
-    assert [parse.is_runtime_frame(f) for f in creation] == [False, True, True]  # testing.*
+    assert [frame_rules.is_runtime_frame(f) for f in creation] == [False, True, True]  # testing.*
 
 
 def test_parse_go_fingerprint_ignores_closure_numbers_and_access_order() -> None:
@@ -874,7 +875,7 @@ def test_kind_slug_follows_the_design_rule(headline: str, slug: str) -> None:
     ("main.main.gowrap2()", "main.main.gowrap"),
 ])
 def test_normalize_function_strips_noise(raw: str, normal: str) -> None:
-    assert parse.normalize_function(raw) == normal
+    assert frame_rules.normalize_function(raw) == normal
 
 
 @pytest.mark.parametrize("frame, runtime", [
@@ -905,21 +906,21 @@ def test_normalize_function_strips_noise(raw: str, normal: str) -> None:
     (Frame("main.main.func1()", "/src/x.go", 12), False),
 ])
 def test_runtime_frames_are_recognised(frame: Frame, runtime: bool) -> None:
-    assert parse.is_runtime_frame(frame) is runtime
+    assert frame_rules.is_runtime_frame(frame) is runtime
 
 
 def test_top_frame_is_the_first_frame_not_ignored_even_in_std() -> None:
     frames = [Frame("std::__invoke_impl<void>()", "/usr/include/c++/12/bits/invoke.h", 61),
               Frame("std::hash<Key>::operator()(Key const&) const", "/src/key.h", 9, 5, "s"),
               Frame("Lookup(Key const&)", "/src/map.cc", 20, 3, "s")]
-    assert parse.top_frame([Stack("Read of size 8", frames)]) == frames[1]
+    assert frame_rules.top_frame([Stack("Read of size 8", frames)]) == frames[1]
 
 
 def test_fingerprint_depends_on_kind_and_functions() -> None:
     stack = Stack("Write of size 4 at 0x1 by thread T1", [Frame("A()", "/a.cc", 1, 1, "x")])
     other = Stack("Write of size 4 at 0x1 by thread T1", [Frame("B()", "/a.cc", 1, 1, "x")])
-    assert parse.fingerprint("data-race", [stack]) != parse.fingerprint("data-race", [other])
-    assert parse.fingerprint("data-race", [stack]) != parse.fingerprint("thread-leak", [stack])
+    assert frame_rules.fingerprint("data-race", [stack]) != frame_rules.fingerprint("data-race", [other])
+    assert frame_rules.fingerprint("data-race", [stack]) != frame_rules.fingerprint("thread-leak", [stack])
 
 
 def test_fingerprint_uses_only_the_top_three_counting_frames() -> None:
@@ -928,8 +929,8 @@ def test_fingerprint_uses_only_the_top_three_counting_frames() -> None:
     a = Stack("Read of size 1 at 0x1 by thread T1", frames)
     b = Stack("Read of size 1 at 0x1 by thread T1", deeper)
     c = Stack("Read of size 1 at 0x1 by thread T1", frames[1:])
-    assert parse.fingerprint("data-race", [a]) == parse.fingerprint("data-race", [b])
-    assert parse.fingerprint("data-race", [a]) != parse.fingerprint("data-race", [c])
+    assert frame_rules.fingerprint("data-race", [a]) == frame_rules.fingerprint("data-race", [b])
+    assert frame_rules.fingerprint("data-race", [a]) != frame_rules.fingerprint("data-race", [c])
 
 
 @pytest.mark.parametrize("clang_name, gcc_name", [
@@ -943,7 +944,7 @@ def test_fingerprint_agrees_on_clang_and_gcc_spellings(clang_name: str, gcc_name
     def report_with(name: str, file_line: tuple[str, int, int | None]) -> str:
         frames = [Frame(name, file_line[0], file_line[1], file_line[2], "m"),
                   Frame("main", "/src/main.cc", 3, file_line[2], "m")]
-        return parse.fingerprint("data-race", [Stack("Write of size 8 at 0x1 by T1", frames)])
+        return frame_rules.fingerprint("data-race", [Stack("Write of size 8 at 0x1 by T1", frames)])
 
     assert report_with(clang_name, ("/src/g.h", 14, 51)) == \
         report_with(gcc_name, ("/src/g.h", 14, None))

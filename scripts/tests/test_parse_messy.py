@@ -9,7 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 from conftest import DATA, data_text
-from racelab_cli import parse
+from racelab_cli import frames, parse
 from racelab_cli.model import Report
 from test_parse import assert_report, mask, only_report, reports_of
 
@@ -296,7 +296,7 @@ class GeneratedLog:
 def test_parse_streams_a_large_log_in_bounded_memory() -> None:
     log = GeneratedLog(copies=3000)  # about 16 MB
     assert log.size > 15_000_000
-    parse._FRAMES.clear()
+    parse._frame_from_body.cache_clear()
     tracemalloc.start()
     try:
         count = sum(1 for item in parse.iter_stream(log, "big.log")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from conftest import REPO
 from racelab_cli import parse, reports
-from racelab_cli.model import (Finding, GatedLog, GateResults, LoadResult, RunOutcome,
-                               RunResults, ScenarioResult, Suppression, SuppressionCheck,
-                               VariantOutcome)
+from racelab_cli.model import (Finding, GateRun, LoadResult, LogRead, Problem, ProblemKind,
+                               Results, RunOutcome, ScenarioResult, Suppression,
+                               SuppressionCheck, Variant, VariantOutcome, Verdict)
 from racelab_cli.reports import html_page, junit_xml, summary_md
 
 COUNTER = REPO / "scenarios" / "counter" / "counter.cc"
@@ -44,28 +44,30 @@ def counter_report():
     return report
 
 
-def run_results(fixed_findings: int = 0) -> RunResults:
+def run_results(fixed_findings: int = 0) -> Results:
     report = counter_report()
     load = LoadResult(requests=10, status={"200": 9, "503": 1}, transport_errors=0,
                       disconnects=0, latency_ms={"p50": 1.0}, peak_threads=7, elapsed_ms=3.0)
-    bad_run = RunOutcome(1, Path("/tmp"), exit_status=66, load=load, reports=[report],
-                         elapsed_s=1.25)
+    bad_run = RunOutcome(1, Path("/tmp"), exit_status=66, load=load,
+                         logs=[LogRead(report.source, [report])], elapsed_s=1.25)
     fixed_run = RunOutcome(1, Path("/tmp"), signal="SIGABRT", load=load,
-                           errors=["counter_fixed crashed (signal SIGABRT)"], elapsed_s=0.5)
-    bad = VariantOutcome("bad", [bad_run], [Finding(report, 1, "counter", "bad")])
-    fixed = VariantOutcome("fixed", [fixed_run],
-                           [Finding(report, 2, "counter", "fixed")] * fixed_findings)
-    scenario = ScenarioResult("counter", "error",
+                           problems=[Problem(ProblemKind.CRASH,
+                                             "counter_fixed crashed (signal SIGABRT)")],
+                           elapsed_s=0.5)
+    bad = VariantOutcome(Variant.BAD, [bad_run], [Finding(report, 1, "counter", Variant.BAD)])
+    fixed = VariantOutcome(Variant.FIXED, [fixed_run],
+                           [Finding(report, 2, "counter", Variant.FIXED)] * fixed_findings)
+    scenario = ScenarioResult("counter", Verdict.ERROR,
                               ["fixed: counter_fixed crashed (signal SIGABRT)"], bad, fixed)
-    return RunResults([scenario])
+    return Results(scenarios=[scenario], findings=scenario.findings())
 
 
-def gate_results() -> GateResults:
+def gate_results() -> Results:
     report = counter_report()
-    log = GatedLog("logs/gate/tsan.4242", [report], [])
-    clean = GatedLog("logs/gate/tsan.4243", [], [])
-    results = GateResults(command=["ctest", "--test-dir", "build"], exit_status=8,
-                          logs=[log, clean], findings_=[Finding(report, 1, None, None)])
+    log = LogRead("logs/gate/tsan.4242", [report])
+    clean = LogRead("logs/gate/tsan.4243")
+    results = Results(gate=GateRun(command=["ctest", "--test-dir", "build"], exit_status=8),
+                      logs=[log, clean], findings=[Finding(report, 1)])
     results.suppressions = SuppressionCheck("ci/tsan.supp",
                                             [Suppression("race", "ref_count_down", 4)])
     return results
@@ -112,7 +114,7 @@ def test_summary_md_puts_the_verdict_first_then_table_findings_and_stacks() -> N
     assert "| counter | error | bad | 66 | 10 | 9 | 1 (data-race) | 7 | 1.2s |" in lines
     assert "| counter | error | fixed | SIGABRT | 10 | 9 | 0 + error | 7 | 0.5s |" in lines
     assert "- **counter** (error): fixed: counter\\_fixed crashed (signal SIGABRT)" in lines
-    fingerprint = results.findings()[0].report.fingerprint
+    fingerprint = results.findings[0].report.fingerprint
     assert (f"- **data-race** · expected · ×1 · `scenarios/counter/counter.cc:18` in "
             f"`racelab::HandleHit` (counter / bad) · fingerprint `{fingerprint}`") in lines
     assert "  <details><summary>data race — stacks</summary>" in lines
@@ -170,7 +172,7 @@ def parse_junit(path: Path) -> ET.Element:
 
 def test_junit_of_a_run_has_one_testcase_per_scenario_variant(tmp_path: Path) -> None:
     results = run_results(fixed_findings=1)
-    results.scenarios[0].fixed.runs[0].errors = []
+    results.scenarios[0].fixed.runs[0].problems = []
     results.scenarios[0].fixed.failures = ["fixed variant is not clean: 1 finding(s) "
                                            "(data-race)"]
     root = parse_junit(junit_xml.write(tmp_path, results, context()))
@@ -271,7 +273,7 @@ def test_index_html_is_self_contained_and_marks_the_racing_line(tmp_path: Path) 
 
 def test_index_html_escapes_what_comes_from_logs(tmp_path: Path) -> None:
     results = gate_results()
-    report = results.findings_[0].report
+    report = results.findings[0].report
     report.stacks[0].title = "<img src=https://evil.example/x.png> & co"
     text = html_page.render(results, context())
     page = parse_page(text)

@@ -60,7 +60,7 @@ def test_run_exits_1_when_bad_variant_lost_its_bug(fake_tree: FakeTree) -> None:
     done = fake_tree.run()
     assert done.returncode == 1, done.stdout + done.stderr
     assert reason_lines(done.stdout) == [
-        "racelab: counter: fail: bad variant lost its bug: no data-race with a frame "
+        "racelab: counter: fail: bad variant lost its bug: no data-race with a top frame "
         "matching /WriterAlpha|WriterBeta/"]
     assert results(fake_tree)["verdict"] == "fail"
 
@@ -69,7 +69,7 @@ def test_run_exits_1_when_no_frame_matches_the_manifest_regex(fake_tree: FakeTre
     fake_tree.add_scenario(function="HandleHit")
     done = fake_tree.run()
     assert done.returncode == 1
-    assert "bad variant lost its bug: no data-race with a frame matching /HandleHit/" \
+    assert "bad variant lost its bug: no data-race with a top frame matching /HandleHit/" \
         in done.stdout
 
 
@@ -143,8 +143,8 @@ def test_run_exits_2_when_tsan_log_is_truncated(fake_tree: FakeTree) -> None:
     done = fake_tree.run()
     assert done.returncode == 2
     [reason] = reason_lines(done.stdout)
-    assert reason.startswith("racelab: counter: error: bad: truncated TSan log: "
-                             "logs/counter/bad/run1/tsan.")
+    assert reason.startswith("racelab: counter: error: bad: logs/counter/bad/run1/tsan.")
+    assert ": truncated report: 'data race' never reached its closing" in reason
     data = results(fake_tree)
     # The cut report is still there: the gate must see it, and it matched the expectation.
     assert [f["kind"] for f in data["findings"]] == ["data-race"]

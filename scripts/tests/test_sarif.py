@@ -143,7 +143,7 @@ def test_sarif_has_one_result_per_finding_with_repo_relative_locations(
         if finding["status"] == "suppressed":
             assert result["level"] == "note"
             assert result["suppressions"] == [{"kind": "external", "status": "accepted",
-                                               "justification": "TSan suppression "
+                                               "justification": "suppression "
                                                                 "race:BumpHits"}]
         else:
             assert finding["status"] == "new"

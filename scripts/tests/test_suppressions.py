@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from racelab_cli import parse, suppressions
-from racelab_cli.gate import merge
+from racelab_cli import frames, parse, suppressions
+from racelab_cli.model import merge_findings
 from racelab_cli.model import MatchedSuppression, Suppression
 
 SUPP = Path(__file__).resolve().parent / "data_suppressions"
@@ -87,10 +87,10 @@ def test_template_match_follows_tsan(template: str, text: str | None, expected: 
 
 def test_tie_marks_the_reports_a_suppression_matches_and_check_counts_them() -> None:
     text = (SUPP / "tsan_unsuppressed.txt").read_text()
-    findings = merge(parse.parse_text(text, "logs/tsan.1").reports)
+    findings = merge_findings([parse.parse_text(text, "logs/tsan.1").reports])
     rules = suppressions.load(SUPP / "tsan.supp")
     suppressions.tie(rules, findings)
-    by_function = {parse.normalize_function(f.report.top_frame.function): f for f in findings}
+    by_function = {frames.normalize_function(f.report.top_frame.function): f for f in findings}
     assert by_function["BumpHits"].status == "suppressed"
     assert by_function["BumpHits"].suppressed_by == "race:BumpHits"
     assert by_function["BumpMisses"].status == "new"

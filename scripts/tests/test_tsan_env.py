@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from racelab_cli import runner, tsan_env
+from racelab_cli import collect, tsan_env
 
 
 def test_tsan_options_keep_user_keys_and_ours_win(tmp_path: Path) -> None:
@@ -28,14 +28,13 @@ def test_tsan_options_add_a_symbolizer_unless_the_user_set_one(tmp_path: Path) -
     assert str(symbolizer) not in kept
 
 
-def test_tsan_options_pass_suppressions_by_absolute_path_and_print_matches(
-        tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "tsan.supp").write_text("race:Foo\n")
-    options = tsan_env.tsan_options(tmp_path / "logs" / "tsan", "suppressions=/theirs",
-                                    symbolizers=(), suppressions=Path("tsan.supp")).split()
-    assert f"suppressions={tmp_path / 'tsan.supp'}" in options
-    assert "print_suppressions=1" in options
+def test_instrumented_env_never_hands_racelab_suppressions_to_the_runtime(
+        tmp_path: Path) -> None:
+    env = collect.instrumented_env({"TSAN_OPTIONS": "verbosity=1", "HOME": "/h"}, tmp_path)
+    options = env["TSAN_OPTIONS"].split()
+    assert f"log_path={tmp_path / 'tsan'}" in options and "verbosity=1" in options
+    assert not any(o.startswith(("suppressions=", "print_suppressions=")) for o in options)
+    assert env["HOME"] == "/h"
 
 
 def test_tsan_options_keep_the_users_suppressions_and_print_their_matches(
@@ -53,6 +52,6 @@ def test_tsan_options_quote_paths_with_separators(tmp_path: Path) -> None:
     assert f'log_path="{tmp_path / "a b:c" / "tsan"}"' in options
 
 
-def test_the_runner_uses_the_shared_tsan_options() -> None:
-    assert runner.tsan_options is tsan_env.tsan_options
-    assert runner.TSAN_EXIT_CODE == tsan_env.TSAN_EXIT_CODE == 66
+def test_the_pipeline_uses_the_shared_tsan_options() -> None:
+    assert collect.tsan_options is tsan_env.tsan_options
+    assert collect.TSAN_EXIT_CODE == tsan_env.TSAN_EXIT_CODE == 66

@@ -1,7 +1,7 @@
-"""Writers for racelab's output formats, one module per format, all fed the same results
-(a `racelab run`'s RunResults or a `racelab gate`'s GateResults):
+"""Writers for racelab's output formats, one module per format, all fed the same
+model.Results (of a `racelab run` or a `racelab gate`); they print what the model decided:
 
-- results_json: results.json (`racelab.results/1`, DESIGN.md), keys sorted;
+- results_json: results.json (`racelab.results/1`, docs/reference.md), keys sorted;
 - summary_md:   summary.md, verdict first (a CI step summary or a PR comment);
 - junit_xml:    junit.xml (testsuites/testsuite/testcase, as GitHub, GitLab, Jenkins read);
 - sarif:        results.sarif (SARIF 2.1.0, for GitHub code scanning);
@@ -18,7 +18,8 @@ from typing import Any
 
 from ..model import ParseResult
 from . import html_page, junit_xml, results_json, sarif, summary_md
-from .common import ReportContext, Results, counts_line, frame_text, verdict_line
+from ..model import Results
+from .common import ReportContext, counts_line, frame_text, verdict_line
 
 __all__ = ["ReportContext", "counts_line", "dump_json", "frame_text", "parse_listing",
            "verdict_line", "write_all"]

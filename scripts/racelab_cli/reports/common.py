@@ -8,10 +8,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .. import parse
-from ..model import Finding, Frame, GateResults, Report, RunResults, Stack
+from ..frames import app_frames, short_function
+from ..model import Frame, Report, Results, Verdict
 
-Results = RunResults | GateResults
+__all__ = ["MAX_FRAMES_SHOWN", "ReportContext", "Results", "app_frames", "counts_line",
+           "findings_line", "frame_text", "kind_description", "report_text",
+           "short_function", "verdict_line"]
 
 MAX_FRAMES_SHOWN = 8    # non-runtime frames per stack in summary.md and index.html
 MAX_SOURCE_BYTES = 2 << 20
@@ -118,11 +120,6 @@ class ReportContext:
 
 # --- Frames and reports --------------------------------------------------------------------
 
-def app_frames(stack: Stack) -> list[Frame]:
-    """The frames of a stack that are not the sanitizer runtime, libc or libstdc++."""
-    return [f for f in stack.frames if not parse.is_runtime_frame(f)]
-
-
 def frame_text(frame: Frame | None) -> str:
     if frame is None:
         return "no non-runtime frame"
@@ -134,14 +131,6 @@ def frame_text(frame: Frame | None) -> str:
             if frame.column is not None:
                 text += f":{frame.column}"
     return text
-
-
-def short_function(frame: Frame | None) -> str:
-    """The function without its argument list, for one-line listings."""
-    if frame is None:
-        return "?"
-    name = parse.normalize_function(frame.function)
-    return name or frame.function
 
 
 def report_text(report: Report, limit_frames: int | None = None) -> str:
@@ -170,47 +159,29 @@ def kind_description(kind: str, headline: str | None = None) -> str:
     return f"ThreadSanitizer: {headline}." if headline else f"racelab finding '{kind}'."
 
 
-# --- Verdict-relevant views ----------------------------------------------------------------
+# --- The verdict in words ------------------------------------------------------------------
 
-def expected(finding: Finding, results: Results) -> bool:
-    """A finding of a scenario's bad variant: the bug it exists to show."""
-    return isinstance(results, RunResults) and finding.variant == "bad"
-
-
-def blocks(finding: Finding, results: Results) -> bool:
-    """Does this finding count against the verdict? New findings do, except the expected
-    ones of a bad variant (run only)."""
-    return finding.status == "new" and not expected(finding, results)
-
-
-def status_label(finding: Finding, results: Results) -> str:
-    if finding.status == "new" and expected(finding, results):
-        return "expected"
-    return finding.status
-
-
-def counts_line(results: RunResults) -> str:
+def counts_line(results: Results) -> str:
     """"2 scenarios: 1 passed, 1 failed, 0 errors"."""
-    verdicts = [s.verdict for s in results.scenarios]
+    verdicts = [s.verdict for s in results.scenarios or []]
     n = len(verdicts)
-    return (f"{n} scenario{'s' if n != 1 else ''}: {verdicts.count('pass')} passed, "
-            f"{verdicts.count('fail')} failed, {verdicts.count('error')} "
-            f"error{'s' if verdicts.count('error') != 1 else ''}")
+    errors = verdicts.count(Verdict.ERROR)
+    return (f"{n} scenario{'s' if n != 1 else ''}: {verdicts.count(Verdict.PASS)} passed, "
+            f"{verdicts.count(Verdict.FAIL)} failed, {errors} error{'s' if errors != 1 else ''}")
 
 
 def findings_line(results: Results) -> str:
     """"3 findings: 1 new, 1 known, 1 suppressed" (and "expected" for a run's bad ones)."""
-    findings = results.findings()
-    labels = [status_label(f, results) for f in findings]
+    labels = [f.label for f in results.findings]
     parts = [f"{labels.count(label)} {label}"
              for label in ("new", "known", "suppressed", "expected") if label in labels]
-    n = len(findings)
+    n = len(labels)
     head = f"{n} finding{'s' if n != 1 else ''}"
     return head + (f": {', '.join(parts)}" if parts else "")
 
 
 def verdict_line(results: Results) -> str:
     """The one line that says what was decided, for every writer."""
-    if isinstance(results, RunResults):
+    if results.scenarios is not None:
         return f"{counts_line(results)}; {findings_line(results)}"
     return findings_line(results)

@@ -16,9 +16,8 @@ import html
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..model import Finding, GateResults, RunResults, ScenarioResult, Stack, VariantOutcome
-from .common import (MAX_FRAMES_SHOWN, ReportContext, Results, app_frames, short_function,
-                     status_label, verdict_line)
+from ..model import Finding, Results, ScenarioResult, Stack, Status, VariantOutcome
+from .common import MAX_FRAMES_SHOWN, ReportContext, app_frames, short_function, verdict_line
 
 FILE_NAME = "index.html"
 CONTEXT_LINES = 3          # source lines shown above and below a frame's line
@@ -85,15 +84,19 @@ def write(out: Path, results: Results, context: ReportContext) -> Path:
 
 
 def render(results: Results, context: ReportContext) -> str:
-    what = "gate" if isinstance(results, GateResults) else "run"
+    what = results.mode
     body: list[str] = [
         f"<h1>racelab {what}: {_badge(results.verdict.upper(), results.verdict)}</h1>",
         f"<p class=\"lead\">{_e(verdict_line(results))}</p>"]
-    if isinstance(results, RunResults):
+    if results.scenarios is not None:
         body += _matrix(results)
         body += _reasons(results)
     else:
         body += _gate_overview(results)
+    if results.problems:
+        body.append("<h2>Why racelab could not decide</h2>")
+        body.append("<ul class=\"plain\">" + "".join(f"<li>{_e(p.one_line())}</li>"
+                                                      for p in results.problems) + "</ul>")
     body += _findings(results, context)
     warnings = results.warnings()
     if warnings:
@@ -102,7 +105,7 @@ def render(results: Results, context: ReportContext) -> str:
                     + "</ul>")
     if results.suppressions is not None:
         body += _suppressions(results)
-    if isinstance(results, RunResults):
+    if results.scenarios is not None:
         body += _pairs(results, context)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body.append(f"<footer>Written by racelab on {stamp}. Details for tools: results.json, "
@@ -116,11 +119,11 @@ def render(results: Results, context: ReportContext) -> str:
 
 # --- Overview ------------------------------------------------------------------------------
 
-def _matrix(results: RunResults) -> list[str]:
+def _matrix(results: Results) -> list[str]:
     rows = ["<h2>Scenarios</h2>", "<table>",
             "<tr><th>scenario</th><th>verdict</th><th>bad variant</th>"
             "<th>fixed variant</th></tr>"]
-    for scenario in results.scenarios:
+    for scenario in results.scenarios or []:
         rows.append(f"<tr><td><a href=\"#scenario-{_e(scenario.name)}\">{_e(scenario.name)}"
                     f"</a></td><td>{_badge(scenario.verdict, scenario.verdict)}</td>"
                     f"<td>{_variant_cell(scenario.bad)}</td>"
@@ -154,8 +157,8 @@ def _variant_cell(outcome: VariantOutcome | None) -> str:
     return "".join(parts)
 
 
-def _reasons(results: RunResults) -> list[str]:
-    troubled = [s for s in results.scenarios if s.reasons]
+def _reasons(results: Results) -> list[str]:
+    troubled = [s for s in results.scenarios or [] if s.reasons]
     if not troubled:
         return []
     items = "".join(f"<li><b>{_e(s.name)}</b> ({_e(s.verdict)}): {_e(r)}</li>"
@@ -163,28 +166,27 @@ def _reasons(results: RunResults) -> list[str]:
     return ["<h2>Reasons</h2>", f"<ul class=\"plain\">{items}</ul>"]
 
 
-def _gate_overview(results: GateResults) -> list[str]:
+def _gate_overview(results: Results) -> list[str]:
+    gate = results.gate
+    assert gate is not None
     out = ["<h2>What was gated</h2>",
-           f"<p class=\"mono\">{_e(results.describe())}</p>"]
+           f"<p class=\"mono\">{_e(gate.describe())}</p>"]
     facts = []
-    if results.command is not None:
-        facts.append(f"exit {results.signal or results.exit_status}")
-        facts.append(f"{results.elapsed_s:.1f}s")
+    if gate.command is not None:
+        facts.append(f"exit {gate.signal or gate.exit_status}")
+        facts.append(f"{gate.elapsed_s:.1f}s")
     facts.append(f"{len(results.logs)} log file{'s' if len(results.logs) != 1 else ''}")
     out.append(f"<p class=\"meta\">{_e(', '.join(facts))}</p>")
-    if results.errors:
-        out.append("<h2>Why the gate could not decide</h2>")
-        out.append("<ul class=\"plain\">" + "".join(f"<li>{_e(e)}</li>"
-                                                    for e in results.errors) + "</ul>")
     if results.logs:
-        status = {f.report.fingerprint: f.status for f in results.findings()}
+        status = {f.report.fingerprint: f.status for f in results.findings}
         out += ["<table>", "<tr><th>log file</th><th>reports</th><th>new</th>"
                            "<th>problems</th></tr>"]
         for log in results.logs:
-            new = sum(1 for r in log.reports if status.get(r.fingerprint) == "new")
+            new = sum(1 for r in log.reports if status.get(r.fingerprint) == Status.NEW)
+            problems = "; ".join(p.message for p in log.problems)
             out.append(f"<tr><td class=\"mono\">{_e(log.source)}</td>"
                        f"<td>{len(log.reports)}</td><td>{new}</td>"
-                       f"<td>{_e('; '.join(log.errors)) or '-'}</td></tr>")
+                       f"<td>{_e(problems) or '-'}</td></tr>")
         out.append("</table>")
     return out
 
@@ -192,31 +194,31 @@ def _gate_overview(results: GateResults) -> list[str]:
 # --- Findings ------------------------------------------------------------------------------
 
 def _findings(results: Results, context: ReportContext) -> list[str]:
-    findings = results.findings()
+    findings = results.findings
     out = ["<h2>Findings</h2>"]
     if not findings:
         out.append("<p>None.</p>")
     for index, finding in enumerate(findings, start=1):
-        out.append(_finding(index, finding, results, context))
+        out.append(_finding(index, finding, context))
     return out
 
 
-def _finding(index: int, finding: Finding, results: Results, context: ReportContext) -> str:
+def _finding(index: int, finding: Finding, context: ReportContext) -> str:
     report = finding.report
-    label = status_label(finding, results)
+    label = finding.label
     top = report.top_frame
     where = (f"{_e(short_function(top))} at {_e(context.location(top))}" if top
              else "no non-runtime frame")
     origin = (f" · scenario {_e(finding.scenario)} / {_e(finding.variant or '-')}"
               if finding.scenario else "")
     suppressed = (f" · suppressed by <code>{_e(finding.suppressed_by)}</code>"
-                  if finding.status == "suppressed" and finding.suppressed_by else "")
+                  if finding.status == Status.SUPPRESSED and finding.suppressed_by else "")
     parts = [f"<section class=\"finding\" id=\"finding-{index}\">",
              "<div class=\"head\">"
              f"{_badge(report.kind, 'kind')} {_badge(label, label)} "
              f"<span class=\"where\">{where}</span></div>",
              f"<div class=\"meta\">{_e(report.headline)}{suppressed} · seen "
-             f"{finding.count}×{origin} · "
+             f"{finding.count}×{_runs_seen(finding)}{origin} · "
              f"fingerprint <code>{_e(report.fingerprint)}</code> · from "
              f"<code>{_e(report.source)}</code></div>"]
     for stack in report.stacks:
@@ -290,12 +292,16 @@ def _suppressions(results: Results) -> list[str]:
 
 # --- Bad and fixed side by side ------------------------------------------------------------
 
-def _pairs(results: RunResults, context: ReportContext) -> list[str]:
+def _runs_seen(finding: Finding) -> str:
+    return f" in {finding.runs_seen}/{finding.runs} runs" if finding.runs > 1 else ""
+
+
+def _pairs(results: Results, context: ReportContext) -> list[str]:
     root = context.scenario_root
     if root is None:
         return []
     out = []
-    for scenario in results.scenarios:
+    for scenario in results.scenarios or []:
         out += _pair(scenario, root)
     if out:
         out.insert(0, "<h2>Bad and fixed, side by side</h2>")

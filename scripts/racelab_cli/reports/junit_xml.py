@@ -17,20 +17,16 @@ findings, plus one for the command itself, an error when the run could not be ju
 
 from __future__ import annotations
 
-import re
 import socket
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..model import Finding, GatedLog, GateResults, Report, RunResults, ScenarioResult
-from .common import ReportContext, Results, blocks, report_text, short_function
+from .. import patterns as P
+from ..model import Finding, LogRead, Report, Results, ScenarioResult, Variant
+from .common import ReportContext, report_text, short_function
 
 FILE_NAME = "junit.xml"
-
-# Characters XML 1.0 does not allow (ANSI escapes from a coloured log, NUL, ...).
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
 
 def write(out: Path, results: Results, context: ReportContext) -> Path:
     path = out / FILE_NAME
@@ -42,7 +38,7 @@ def write(out: Path, results: Results, context: ReportContext) -> Path:
 
 
 def render(results: Results, context: ReportContext) -> ET.Element:
-    suites = (_run_suites(results, context) if isinstance(results, RunResults)
+    suites = (_run_suites(results, context) if results.scenarios is not None
               else [_gate_suite(results, context)])
     root = ET.Element("testsuites", name="racelab")
     totals = {"tests": 0, "failures": 0, "errors": 0}
@@ -60,16 +56,16 @@ def render(results: Results, context: ReportContext) -> ET.Element:
 
 # --- run -----------------------------------------------------------------------------------
 
-def _run_suites(results: RunResults, context: ReportContext) -> list[ET.Element]:
+def _run_suites(results: Results, context: ReportContext) -> list[ET.Element]:
     suites = []
-    for index, scenario in enumerate(results.scenarios):
+    for index, scenario in enumerate(results.scenarios or []):
         suite = _suite(scenario.name, index, "racelab.scenarios")
         for outcome in scenario.variants():
             case = _case(suite, f"racelab.{scenario.name}", outcome.variant,
                          sum(r.elapsed_s for r in outcome.runs))
             errors = outcome.errors()
             failures = _variant_failures(scenario, outcome.variant)
-            blocking = [f for f in outcome.findings if blocks(f, results)]
+            blocking = [f for f in outcome.findings if f.blocking]
             if errors:
                 _outcome(case, "error", "; ".join(errors), "racelab.error",
                          "\n".join(errors + failures))
@@ -83,14 +79,9 @@ def _run_suites(results: RunResults, context: ReportContext) -> list[ET.Element]
     return suites
 
 
-def _variant_failures(scenario: ScenarioResult, variant: str) -> list[str]:
-    outcome = getattr(scenario, variant)
-    if outcome is None:
-        return []
-    if outcome.failures:
-        return list(outcome.failures)
-    prefix = f"{variant} variant"
-    return [r for r in scenario.reasons if r.startswith(prefix)]
+def _variant_failures(scenario: ScenarioResult, variant: Variant) -> list[str]:
+    outcome = scenario.bad if variant == Variant.BAD else scenario.fixed
+    return list(outcome.failures) if outcome is not None else []
 
 
 def _expected_note(scenario: ScenarioResult, context: ReportContext) -> str:
@@ -104,30 +95,33 @@ def _expected_note(scenario: ScenarioResult, context: ReportContext) -> str:
 
 # --- gate ----------------------------------------------------------------------------------
 
-def _gate_suite(results: GateResults, context: ReportContext) -> ET.Element:
+def _gate_suite(results: Results, context: ReportContext) -> ET.Element:
+    gate = results.gate
+    assert gate is not None
     suite = _suite("racelab gate", 0, "racelab.gate")
-    log_errors = {e for log in results.logs for e in log.errors}
-    command_errors = [e for e in results.errors if e not in log_errors]
-    case = _case(suite, "racelab.gate", results.describe(), results.elapsed_s)
+    log_problems = {p for log in results.logs for p in log.problems}
+    command_errors = [p.one_line() for p in results.problems if p not in log_problems]
+    case = _case(suite, "racelab.gate", gate.describe(), gate.elapsed_s)
     if command_errors:
         _outcome(case, "error", "; ".join(command_errors), "racelab.error",
                  "\n".join(command_errors))
-    status = {f.report.fingerprint: f for f in results.findings()}
+    status = {f.report.fingerprint: f for f in results.findings}
     for log in results.logs:
-        _log_case(suite, log, status, results, context)
+        _log_case(suite, log, status, context)
     notes = "\n".join(results.warnings())
     _close_suite(suite, notes + ("\n" if notes else ""))
     return suite
 
 
-def _log_case(suite: ET.Element, log: GatedLog, status: dict[str, Finding],
-              results: GateResults, context: ReportContext) -> None:
+def _log_case(suite: ET.Element, log: LogRead, status: dict[str, Finding],
+              context: ReportContext) -> None:
     case = _case(suite, "racelab.gate.log", log.source, 0.0)
     new: list[Report] = [r for r in log.reports
-                         if r.fingerprint in status and blocks(status[r.fingerprint], results)]
-    if log.errors:
-        _outcome(case, "error", "; ".join(log.errors), "racelab.truncated",
-                 "\n".join(log.errors) + "".join("\n\n" + report_text(r) for r in new))
+                         if r.fingerprint in status and status[r.fingerprint].blocking]
+    if log.problems:
+        messages = [p.one_line() for p in log.problems]
+        _outcome(case, "error", "; ".join(messages), f"racelab.{log.problems[0].kind}",
+                 "\n".join(messages) + "".join("\n\n" + report_text(r) for r in new))
     elif new:
         listing = ", ".join(f"{r.kind} at {context.location(r.top_frame)}" for r in new)
         _outcome(case, "failure",
@@ -167,4 +161,4 @@ def _close_suite(suite: ET.Element, out_text: str) -> None:
 
 
 def _clean(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", str(text))
+    return P.NOT_XML.sub("\ufffd", str(text))

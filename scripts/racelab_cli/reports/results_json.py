@@ -1,4 +1,4 @@
-"""results.json: `racelab.results/1` (DESIGN.md), two-space indent, keys sorted so that
+"""results.json: `racelab.results/1` (docs/reference.md; docs/schemas/results.schema.json), two-space indent, keys sorted so that
 two results diff cleanly."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import Results
+from ..model import Results
 
 FILE_NAME = "results.json"
 

@@ -21,9 +21,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..model import Finding, Frame, GateResults, RunResults
-from .common import (ReportContext, Results, app_frames, blocks, expected,
-                     kind_description, short_function)
+from ..model import Finding, Frame, Results, Status
+from .common import ReportContext, app_frames, kind_description, short_function
 
 FILE_NAME = "results.sarif"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -41,7 +40,7 @@ def write(out: Path, results: Results, context: ReportContext) -> Path:
 
 
 def render(results: Results, context: ReportContext) -> dict[str, Any]:
-    findings = results.findings()
+    findings = results.findings
     kinds: list[str] = []
     headlines: dict[str, str] = {}
     for finding in findings:
@@ -56,10 +55,8 @@ def render(results: Results, context: ReportContext) -> dict[str, Any]:
         "originalUriBaseIds": {SRCROOT: {"uri": Path(context.source_root).resolve()
                                          .as_uri().rstrip("/") + "/"}},
         "invocations": [_invocation(results)],
-        "results": [_result(f, kinds.index(f.report.kind), results, context)
-                    for f in findings],
-        "properties": {"verdict": results.verdict,
-                       "mode": "run" if isinstance(results, RunResults) else "gate"},
+        "results": [_result(f, kinds.index(f.report.kind), context) for f in findings],
+        "properties": {"verdict": str(results.verdict), "mode": results.mode},
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
@@ -83,34 +80,37 @@ def _rule(kind: str, headline: str) -> dict[str, Any]:
 
 
 def _invocation(results: Results) -> dict[str, Any]:
-    errors = results.errors if isinstance(results, GateResults) else [
-        f"{s.name}: {r}" for s in results.scenarios if s.verdict == "error" for r in s.reasons]
+    errors = [p.one_line() for p in results.problems] + [
+        f"{s.name}: {r}" for s in results.scenarios or [] if s.verdict == "error"
+        for r in s.reasons]
     notifications = [{"level": "error", "message": {"text": e}} for e in errors]
     notifications += [{"level": "warning", "message": {"text": w}} for w in results.warnings()]
     invocation: dict[str, Any] = {"executionSuccessful": results.verdict != "error"}
+    gate = results.gate
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
-    if isinstance(results, GateResults):
-        if results.exit_status is not None:
-            invocation["exitCode"] = results.exit_status
-        if results.signal is not None:
-            invocation["exitSignalName"] = results.signal
+    if gate is not None:
+        if gate.exit_status is not None:
+            invocation["exitCode"] = gate.exit_status
+        if gate.signal is not None:
+            invocation["exitSignalName"] = gate.signal
     return invocation
 
 
-def _result(finding: Finding, rule_index: int, results: Results,
-            context: ReportContext) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, context: ReportContext) -> dict[str, Any]:
     report = finding.report
     out: dict[str, Any] = {
         "ruleId": report.kind,
         "ruleIndex": rule_index,
         "kind": "fail",
-        "level": "error" if blocks(finding, results) else "note",
-        "message": {"text": _message(finding, results, context)},
+        "level": "error" if finding.blocking else "note",
+        "message": {"text": _message(finding, context)},
         "partialFingerprints": {FINGERPRINT_KEY: report.fingerprint},
-        "baselineState": "unchanged" if finding.status == "known" else "new",
-        "properties": {"count": finding.count, "status": finding.status,
-                       "scenario": finding.scenario, "variant": finding.variant,
+        "baselineState": "unchanged" if finding.status == Status.KNOWN else "new",
+        "properties": {"count": finding.count, "status": str(finding.status),
+                       "runsSeen": finding.runs_seen, "runs": finding.runs,
+                       "scenario": finding.scenario,
+                       "variant": str(finding.variant) if finding.variant else None,
                        "tool": report.tool, "source": report.source},
     }
     location = _primary_location(finding, context)
@@ -119,14 +119,14 @@ def _result(finding: Finding, rule_index: int, results: Results,
     flows = _thread_flows(finding, context)
     if flows:
         out["codeFlows"] = [{"message": {"text": report.headline}, "threadFlows": flows}]
-    if finding.status == "suppressed":
+    if finding.status == Status.SUPPRESSED:
         out["suppressions"] = [{"kind": "external", "status": "accepted",
-                                "justification": f"TSan suppression "
+                                "justification": f"suppression "
                                                  f"{finding.suppressed_by or '?'}"}]
     return out
 
 
-def _message(finding: Finding, results: Results, context: ReportContext) -> str:
+def _message(finding: Finding, context: ReportContext) -> str:
     report = finding.report
     parts = []
     for stack in report.stacks:
@@ -134,8 +134,8 @@ def _message(finding: Finding, results: Results, context: ReportContext) -> str:
         if frames:
             parts.append(f"{stack.title} in {short_function(frames[0])} "
                          f"({context.location(frames[0])})")
-    status = "expected (bad variant)" if expected(finding, results) else finding.status
-    text = f"ThreadSanitizer: {report.headline}"
+    status = "expected (bad variant)" if finding.expected else str(finding.status)
+    text = f"{_tool_name(report.tool)}: {report.headline}"
     if parts:
         text += ": " + "; ".join(parts[:3])
     text += f". Seen {finding.count} time{'s' if finding.count != 1 else ''}; {status}"
@@ -187,3 +187,8 @@ def _thread_flows(finding: Finding, context: ReportContext) -> list[dict[str, An
         if locations:
             flows.append({"message": {"text": stack.title}, "locations": locations})
     return flows
+
+
+def _tool_name(tool: str) -> str:
+    return {"racelab": "racelab", "go-race": "Go race detector",
+            "clang-asan": "AddressSanitizer"}.get(tool, "ThreadSanitizer")

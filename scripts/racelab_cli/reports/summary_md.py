@@ -10,12 +10,12 @@ table cells, code spans and fences are each escaped their own way).
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
-from ..model import Finding, GateResults, RunResults, VariantOutcome
-from .common import (MAX_FRAMES_SHOWN, ReportContext, Results, app_frames, short_function,
-                     status_label, verdict_line)
+from .. import patterns as P
+from ..model import Finding, Results, Status, VariantOutcome
+from .common import (MAX_FRAMES_SHOWN, ReportContext, app_frames, short_function,
+                     verdict_line)
 
 FILE_NAME = "summary.md"
 MAX_FINDING_LINES = 200   # GitHub caps a step summary at 1 MiB
@@ -30,12 +30,12 @@ def write(out: Path, results: Results, context: ReportContext) -> Path:
 
 def render(results: Results, context: ReportContext) -> str:
     lines = [f"# racelab: {results.verdict.upper()}", ""]
-    if isinstance(results, GateResults):
-        lines += [f"racelab gate of {md_code(results.describe())}: "
+    if results.gate is not None:
+        lines += [f"racelab gate of {md_code(results.gate.describe())}: "
                   f"{md_text(verdict_line(results))}.", ""]
     else:
         lines += [md_text(verdict_line(results)) + ".", ""]
-    if isinstance(results, RunResults):
+    if results.scenarios is not None:
         lines += _scenario_table(results)
         troubled = [s for s in results.scenarios if s.reasons]
         if troubled:
@@ -45,16 +45,16 @@ def render(results: Results, context: ReportContext) -> str:
                     lines.append(f"- **{md_text(scenario.name)}** ({scenario.verdict}): "
                                  f"{md_text(reason)}")
             lines.append("")
-    elif results.errors:
-        lines += ["## Why the gate could not decide", ""]
-        lines += [f"- {md_text(error)}" for error in results.errors]
+    if results.problems:
+        lines += ["## Why racelab could not decide", ""]
+        lines += [f"- {md_text(problem.one_line())}" for problem in results.problems]
         lines.append("")
-    findings = results.findings()
+    findings = results.findings
     lines += ["## Findings", ""]
     if not findings:
         lines += ["None.", ""]
     for index, finding in enumerate(findings[:MAX_FINDING_LINES]):
-        lines.append(_finding_line(finding, results, context))
+        lines.append(_finding_line(finding, context))
         if index < MAX_FINDING_DETAILS:
             lines += _details(finding, context)
     if len(findings) > MAX_FINDING_LINES:
@@ -71,7 +71,7 @@ def render(results: Results, context: ReportContext) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _finding_line(finding: Finding, results: Results, context: ReportContext) -> str:
+def _finding_line(finding: Finding, context: ReportContext) -> str:
     report = finding.report
     top = report.top_frame
     where = (f"{md_code(context.location(top))} in {md_code(short_function(top))}"
@@ -80,9 +80,11 @@ def _finding_line(finding: Finding, results: Results, context: ReportContext) ->
     if finding.scenario is not None:
         origin = f" ({md_text(finding.scenario)} / {md_text(finding.variant or '-')})"
     suppressed = (f" by {md_code(finding.suppressed_by)}"
-                  if finding.status == "suppressed" and finding.suppressed_by else "")
-    return (f"- **{md_text(report.kind)}** · {status_label(finding, results)}{suppressed} · "
-            f"×{finding.count} · {where}{origin} · fingerprint {md_code(report.fingerprint)}")
+                  if finding.status == Status.SUPPRESSED and finding.suppressed_by else "")
+    seen = (f" · seen in {finding.runs_seen}/{finding.runs} runs" if finding.runs > 1 else "")
+    return (f"- **{md_text(report.kind)}** · {finding.label}{suppressed} · "
+            f"×{finding.count}{seen} · {where}{origin} · "
+            f"fingerprint {md_code(report.fingerprint)}")
 
 
 def _details(finding: Finding, context: ReportContext) -> list[str]:
@@ -107,11 +109,11 @@ def _details(finding: Finding, context: ReportContext) -> list[str]:
             + [f"  {fence}", "", "  </details>", ""])
 
 
-def _scenario_table(results: RunResults) -> list[str]:
+def _scenario_table(results: Results) -> list[str]:
     lines = ["| scenario | verdict | variant | exit | requests | 2xx | findings "
              "| peak threads | time |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for scenario in results.scenarios:
+    for scenario in results.scenarios or []:
         for outcome in scenario.variants():
             lines.append(_table_row(scenario.name, scenario.verdict, outcome))
     return lines + [""]
@@ -156,22 +158,17 @@ def _suppression_table(results: Results) -> list[str]:
 
 # --- Markdown escaping ---------------------------------------------------------------------
 
-# Characters that start emphasis, code, links or tables inline ("<", ">" and "&" are
-# HTML-escaped instead); a line here never starts with the text, so "#", "-", "+" are safe.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-
-
 def md_text(text: str) -> str:
     """Plain text inside a Markdown line: no emphasis, links, HTML or line breaks."""
     text = " ".join(str(text).split())
     text = html.escape(text, quote=False)
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    return P.MD_SPECIAL.sub(r"\\\1", text)
 
 
 def md_code(text: str) -> str:
     """An inline code span that holds `text` verbatim, whatever backticks it contains."""
     text = " ".join(str(text).split())
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    longest = max((len(m) for m in P.BACKTICK_RUN.findall(text)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -184,5 +181,5 @@ def md_cell(text: str) -> str:
 
 def md_fence(body: str) -> str:
     """A code fence longer than any run of backticks in `body`."""
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    longest = max((len(m) for m in P.BACKTICK_RUN.findall(body)), default=0)
     return "`" * max(3, longest + 1)
