@@ -1,10 +1,5 @@
-// counter: a request counter bumped without synchronization.
-//
-// Every GET /hit increments one shared integer; GET /stats reads it. The
-// server runs handlers on several io threads at once, so two increments can
-// interleave: both load 41, both store 42, one hit is lost. TSan reports the
-// unsynchronized read-modify-write as a data race.
-#include <atomic>
+// counter: a request counter bumped from every io thread (scenarios/counter/README.md).
+#include <atomic>  // FIX: std::atomic
 #include <cstdint>
 #include <string>
 

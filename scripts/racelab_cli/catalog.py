@@ -115,9 +115,10 @@ def _validate(name: str, path: Path, data: dict[str, Any]) -> Scenario:
         if not P.KIND_SLUG.match(kind):
             raise ManifestError(path, prefix + "kind",
                                 f"{kind!r} is not a kind slug such as 'data-race'")
-        function = check.text(item, "function", prefix)
+        function = check.text(item, "function", prefix) if "function" in item else None
         try:
-            P.user_regex(function)
+            if function is not None:
+                P.user_regex(function)
         except P.RegexError as err:
             raise ManifestError(path, prefix + "function",
                                 f"{function!r} is not a valid regex: {err}") from None

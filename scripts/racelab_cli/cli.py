@@ -204,7 +204,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_and_report(scenarios: Sequence[Scenario], args: argparse.Namespace,
                    progress: Progress) -> tuple[int, str]:
     """Run, write results.json and summary.md; the exit status and the verdict line."""
-    variants = tuple(Variant) if args.variant == "both" else (Variant(args.variant),)
+    variants: tuple[Variant, ...] = (
+        tuple(Variant) if args.variant == "both" else (Variant(args.variant),))
     args.out.mkdir(parents=True, exist_ok=True)
     config = runner.RunConfig(
         root=args.root, bin_dir=args.build_dir / "bin", out=args.out, variants=variants,
@@ -298,7 +299,7 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
         print(f"racelab: added {entry.describe()}")
     for entry in outcome.expired:
         print(f"racelab: warning: entry {entry.describe()} expired on "
-              f"{entry.expires.isoformat()}: renew or fix it (kept as it is)")
+              f"{entry.expires}: renew or fix it (kept as it is)")
     for entry in outcome.stale:
         print(f"racelab: stale {entry.describe()}: its finding is not in {args.results} "
               "(kept; --prune removes it)")

@@ -124,7 +124,7 @@ def _run_command(config: GateConfig, results: Results) -> None:
         assert proc.stdout is not None
         with open(copy_path, "wb") as copy:
             while True:
-                chunk = proc.stdout.read1(65536)
+                chunk = proc.stdout.read1(65536)  # type: ignore[attr-defined]
                 if not chunk:
                     break
                 copy.write(chunk)

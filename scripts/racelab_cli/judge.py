@@ -19,6 +19,8 @@ def expectation_met(expect: Expectation, finding: Finding) -> bool:
     user frame of one of its access stacks (qualified, or its last component)."""
     if finding.report.kind != expect.kind:
         return False
+    if expect.function is None:
+        return True
     regex = P.user_regex(expect.function)
     for frame in frames.access_top_frames(finding.report):
         name = frames.normalize_function(frame.function)

@@ -306,13 +306,16 @@ class LoadProfile:
 
 @dataclass(frozen=True)
 class Expectation:
-    """A finding the bad variant must produce: its kind, and a regex that must match the
-    whole name of the top user frame of one of the report's access stacks."""
+    """A finding the bad variant must produce: its kind, and (for a report with stacks) a
+    regex that must match the whole name of the top user frame of one of its access
+    stacks; None for racelab's own findings, which have no stacks."""
 
     kind: str
-    function: str
+    function: str | None = None
 
     def describe(self) -> str:
+        if self.function is None:
+            return self.kind
         return f"{self.kind} with a top frame matching /{self.function}/"
 
 
@@ -591,8 +594,8 @@ class BaselineEntry:
         return self.expires is not None and today > self.expires
 
     def describe(self) -> str:
-        return f"{self.kind} {self.fingerprint}" + (f" at {self.top_frame}"
-                                                     if self.top_frame else "")
+        where = f" at {self.top_frame}" if self.top_frame else ""
+        return f"{self.kind} {self.fingerprint}{where}"
 
     def to_json(self) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint, "kind": self.kind,

@@ -122,8 +122,8 @@ def parse_file(path: Path | str, source: str | None = None) -> tuple[ParseResult
     except IsADirectoryError:
         return ParseResult(errors=[_unreadable(source, "is a directory")]), False
     except OSError as err:
-        return ParseResult(errors=[_unreadable(source,
-                                              f"cannot read: {err.strerror or err}")]), False
+        problem = _unreadable(source, f"cannot read: {err.strerror or err}")
+        return ParseResult(errors=[problem]), False
     with stream:
         pid = P.LOG_PATH_PID.search(Path(path).name)
         return parse_stream(stream, source, pid=int(pid["pid"]) if pid else None), True
@@ -164,6 +164,17 @@ def kind_slug(headline: str) -> str:
     while "--" in slug:
         slug = slug.replace("--", "-")
     return slug.strip("-") or "unknown"
+
+
+def report_kind(headline: str) -> str:
+    """The kind of a TSan warning: its slug, except that a race on an object a library
+    annotated for TSan ("race on Document") is `race-on-external-object` whatever the
+    registered type; the type stays in the headline."""
+    kind = kind_slug(headline)
+    return EXTERNAL_RACE if kind.startswith("race-on-") else kind
+
+
+EXTERNAL_RACE = "race-on-external-object"
 
 
 def clean_line(raw: str) -> str:
@@ -465,7 +476,7 @@ class _Parser:
             found = P.WARNING_HEADLINE.match(line, at)
             if found:
                 headline = found["headline"]
-                self._open(_Block("warning", headline, kind_slug(headline), number,
+                self._open(_Block("warning", headline, report_kind(headline), number,
                                   int(found["pid"]), line[:at]))
                 return True
         at = line.find(_GO)
@@ -684,6 +695,7 @@ class _Parser:
             self.found["go" if block.style == "go" else "tsan"] += 1
 
     def _resolve_pending(self) -> None:
+        assert self.pending is not None
         _number, block = self.pending
         self.pending = None
         if block in self.open:

@@ -297,9 +297,8 @@ MATCHED_HEADER = re.compile(
     r"ThreadSanitizer: Matched (?P<hits>\d+) suppressions \(pid=(?P<pid>\d+)\):\s*$")
 
 # One line of that list: "2 race:BumpHits" (a prefix such as a CI timestamp may precede).
-#   count:   hits of this suppression.
-#   type:    its type (one of the suppression types).
-#   pattern: its pattern, as written in the file (TSan trims trailing blanks).
+#   count, type, pattern: its hits, its suppression type (race, mutex, ...) and its
+#   pattern as written in the file (TSan trims trailing blanks).
 MATCHED_LINE = re.compile(
     r"(?:^|\s)(?P<count>\d+) (?P<type>race_top|race|mutex|thread|signal|deadlock"
     r"|called_from_lib):(?P<pattern>.*?)\s*$")

@@ -52,17 +52,15 @@ KIND_TYPES = {
     "signal-unsafe-call-inside-of-a-signal": "signal",
     "signal-handler-spoils-errno": "signal",
     "lock-order-inversion": "deadlock",
+    "race-on-external-object": "race",
 }
-
 
 
 def suppression_type(kind: str) -> str | None:
     """The suppression type TSan checks a report of `kind` against, or None (a deadly
     signal, a harness finding). A race on an annotated external object is headed
-    "race on <its tag>" ("race-on-document")."""
-    if kind in KIND_TYPES:
-        return KIND_TYPES[kind]
-    return "race" if kind.startswith("race-on-") else None
+    "race on <its tag>", kind race-on-external-object."""
+    return KIND_TYPES.get(kind)
 
 
 class SuppressionError(Exception):
@@ -133,7 +131,9 @@ def matched_in_file(path: Path, source: str) -> list[MatchedSuppression]:
 
 def template_match(template: str, text: str | None) -> bool:
     """TSan's TemplateMatch: substring match with `*` wildcards, `^` and `$` anchors."""
-    return bool(text) and P.suppression_regex(template).search(text) is not None
+    if not text:
+        return False
+    return P.suppression_regex(template).search(text) is not None
 
 
 def report_matches(suppression: Suppression, report: Report) -> bool:

@@ -5,6 +5,7 @@ Every wait on a child process has a deadline (subprocess timeouts); nothing slee
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -57,8 +58,8 @@ connections = 2
 requests = {requests}
 
 [[bad.expect]]
-kind = "data-race"
-function = "{function}"
+kind = "{kind}"
+{function}
 
 [fixed]
 clean = true
@@ -77,12 +78,15 @@ class FakeTree:
 
     def add_scenario(self, name: str = "counter", *, bad: str = "racy_server.py",
                      fixed: str = "clean_server.py", report: str | None = "tsan_data_race.txt",
-                     function: str = "WriterAlpha|WriterBeta", requests: int = 100,
+                     function: str | None = "WriterAlpha|WriterBeta",
+                     kind: str = "data-race",
+                     requests: int = 100,
                      min_ok: int = 100, extra_fixed: str = "") -> None:
         folder = self.root / "scenarios" / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "scenario.toml").write_text(MANIFEST.format(
-            name=name, function=function, requests=requests, min_ok=min_ok,
+            name=name, kind=kind,
+            function=f'function = "{function}"' if function else "", requests=requests, min_ok=min_ok,
             extra_fixed=extra_fixed), encoding="utf-8")
         self.install(bad, f"{name}_bad")
         self.install(fixed, f"{name}_fixed")
@@ -112,3 +116,39 @@ def fake_tree(tmp_path: Path) -> FakeTree:
     (tree.root / "scenarios").mkdir(parents=True)
     tree.install("fake_load.py", "racelab-load")
     return tree
+
+
+# --- JSON Schemas (docs/schemas): every JSON output the tests read is checked against its own
+
+SCHEMAS = REPO / "docs" / "schemas"
+SCHEMA_FILES = {"racelab.reports/1": "reports.schema.json",
+                "racelab.results/1": "results.schema.json",
+                "racelab.diff/1": "diff.schema.json",
+                "racelab.baseline/1": "baseline.schema.json"}
+
+
+def schema_validator(schema_id: str):
+    """A validator for one of docs/schemas/, resolving references between them."""
+    import jsonschema  # Debian's python3-jsonschema; racelab itself never needs it
+
+    store = {name: json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+             for name in SCHEMA_FILES.values()}
+    name = SCHEMA_FILES[schema_id]
+    root = store[name]
+    resolver = jsonschema.RefResolver(base_uri=name, referrer=root, store=store)
+    cls = jsonschema.validators.validator_for(root)
+    cls.check_schema(root)
+    return cls(root, resolver=resolver)
+
+
+def assert_schema(data: dict) -> dict:
+    """`data` validates against the schema its "schema" field names; returns it."""
+    validator = schema_validator(data["schema"])
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+    return data
+
+
+def read_results(out: Path) -> dict:
+    """OUT/results.json, checked against docs/schemas/results.schema.json."""
+    return assert_schema(json.loads((out / "results.json").read_text(encoding="utf-8")))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_racelab
+from conftest import assert_schema, run_racelab
 from racelab_cli import baseline, parse
 from racelab_cli.model import merge_findings
 from racelab_cli.model import Baseline, BaselineEntry
@@ -139,7 +139,7 @@ def test_update_adds_new_findings_and_keeps_existing_reasons_and_expiry(tmp_path
     done = run_racelab("baseline", "update", "--baseline", str(path), "--reason",
                        "new in this test", str(results), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    data = json.loads(path.read_text())
+    data = assert_schema(json.loads(path.read_text()))
     assert path.read_text() == json.dumps(data, indent=2, sort_keys=True) + "\n"
     assert data["entries"][0] == {"fingerprint": first, "kind": "data-race",
                                   "top_frame": "kept as is", "reason": "an old, good reason",
@@ -161,11 +161,11 @@ def test_update_lists_stale_entries_and_removes_them_only_with_prune(tmp_path: P
     done = run_racelab("baseline", "update", "--baseline", str(path), str(results))
     assert done.returncode == 0, done.stderr
     assert "racelab: stale data-race 0000: its finding is not in" in done.stdout
-    assert len(json.loads(path.read_text())["entries"]) == 3
+    assert len(assert_schema(json.loads(path.read_text()))["entries"]) == 3
     done = run_racelab("baseline", "update", "--baseline", str(path), "--prune", str(results))
     assert done.returncode == 0, done.stderr
     assert "racelab: removed stale data-race 0000" in done.stdout
-    assert [e["fingerprint"] for e in json.loads(path.read_text())["entries"]] == prints
+    assert [e["fingerprint"] for e in assert_schema(json.loads(path.read_text()))["entries"]] == prints
 
 
 def test_update_needs_a_reason_to_add_entries(tmp_path: Path) -> None:
@@ -185,7 +185,7 @@ def test_update_skips_suppressed_findings_and_sets_expiry(tmp_path: Path) -> Non
     done = run_racelab("baseline", "update", "--baseline", str(path), "--reason", "r",
                        "--expires", "2030-01-31", str(results))
     assert done.returncode == 0, done.stderr
-    [added] = json.loads(path.read_text())["entries"]
+    [added] = assert_schema(json.loads(path.read_text()))["entries"]
     assert added["fingerprint"] == prints[1] and added["expires"] == "2030-01-31"
 
 

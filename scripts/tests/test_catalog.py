@@ -20,8 +20,8 @@ def write(root: Path, name: str, text: str) -> Path:
 
 
 def valid(**overrides) -> str:
-    values = dict(name="x", function="Handle(Hit|Stats)", requests=40, min_ok=40,
-                  extra_fixed="max_peak_threads = 16")
+    values = dict(name="x", kind="data-race", function='function = "Handle(Hit|Stats)"',
+                  requests=40, min_ok=40, extra_fixed="max_peak_threads = 16")
     values.update(overrides)
     return MANIFEST.format(**values)
 
@@ -97,3 +97,43 @@ def test_catalog_reports_invalid_toml(tmp_path: Path) -> None:
     with pytest.raises(catalog.ManifestError, match="not valid TOML") as raised:
         catalog.load(tmp_path, "junk")
     assert str(raised.value).startswith(str(path))
+
+
+INVARIANT_TABLE = """
+[[invariants]]
+description = "stats add up"
+get = "/stats"
+{op} = {value}
+"""
+
+
+def test_catalog_reads_invariants_with_a_literal_or_a_load_count(tmp_path: Path) -> None:
+    write(tmp_path, "x", valid(extra_fixed=INVARIANT_TABLE.format(op="at_most", value=7)
+                               + INVARIANT_TABLE.format(op="equals", value='"ok:/hit"')))
+    first, second = catalog.load(tmp_path, "x").invariants
+    assert (first.path, first.op, first.value) == ("/stats", "at_most", "7")
+    assert (second.op, second.value) == ("equals", "ok:/hit")
+
+
+@pytest.mark.parametrize("table, field, message", [
+    (INVARIANT_TABLE.format(op="equals", value='"ok:hit"'), "invariants[0].equals",
+     "must be an integer or 'ok:/path'"),
+    (INVARIANT_TABLE.format(op="roughly", value="3"), "invariants[0].roughly", "unknown key"),
+    (INVARIANT_TABLE.replace('get = "/stats"', 'get = "stats"').format(op="equals", value=1),
+     "invariants[0].get", "starting with '/'"),
+    (INVARIANT_TABLE.format(op="equals", value=1) + "at_least = 0\n", "invariants[0]",
+     "exactly one of"),
+])
+def test_catalog_names_the_field_of_a_bad_invariant(tmp_path: Path, table: str, field: str,
+                                                     message: str) -> None:
+    write(tmp_path, "x", valid(extra_fixed=table))
+    with pytest.raises(catalog.ManifestError) as caught:
+        catalog.load(tmp_path, "x")
+    assert f"scenario.toml: {field}: " in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_catalog_refuses_io_threads_in_the_load_profile(tmp_path: Path) -> None:
+    write(tmp_path, "x", valid().replace("[load]\n", "[load]\nthreads = 4\n"))
+    with pytest.raises(catalog.ManifestError, match="load.threads: the server's io threads"):
+        catalog.load(tmp_path, "x")

@@ -1,4 +1,4 @@
-"""The command-line contract of DESIGN.md: commands, exit codes, JSON shapes."""
+"""The command-line contract of docs/reference.md: commands, exit codes, JSON shapes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA, RACELAB, REPO, FakeTree, run_racelab
+from conftest import DATA, RACELAB, REPO, FakeTree, assert_schema, run_racelab
 from racelab_cli import cli, selftest
 
 
@@ -65,7 +65,7 @@ def test_parse_json_prints_the_reports_schema() -> None:
     done = run_racelab("parse", "--json", str(DATA / "tsan_data_race.txt"),
                        str(DATA / "tsan_thread_leak.txt"))
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    data = assert_schema(json.loads(done.stdout))
     assert set(data) == {"schema", "reports", "errors"}
     assert data["schema"] == "racelab.reports/1"
     assert data["errors"] == []
@@ -84,7 +84,7 @@ def test_parse_json_prints_the_reports_schema() -> None:
 def test_parse_json_lists_truncation_in_errors_and_exits_2() -> None:
     done = run_racelab("parse", "--json", str(DATA / "tsan_data_race_truncated.txt"))
     assert done.returncode == 2
-    data = json.loads(done.stdout)
+    data = assert_schema(json.loads(done.stdout))
     assert len(data["reports"]) == 1
     [error] = data["errors"]
     assert error["source"] == str(DATA / "tsan_data_race_truncated.txt")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_racelab
+from conftest import assert_schema, run_racelab
 from racelab_cli import parse
 from racelab_cli.model import merge_findings
 
@@ -36,7 +36,7 @@ def test_diff_finds_fixed_remaining_and_introduced(tmp_path: Path) -> None:
     after = write_results(tmp_path / "after.json", "tsan_partly_suppressed.txt")  # Misses only
     done = run_racelab("diff", "--json", str(before), str(after))
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    data = assert_schema(json.loads(done.stdout))
     assert set(data) == {"schema", "fixed", "remaining", "introduced"}
     assert data["schema"] == "racelab.diff/1"
     assert [f["top_frame"]["function"] for f in data["fixed"]] == [
@@ -69,7 +69,7 @@ def test_diff_accepts_parse_json_output_and_adds_up_occurrences(tmp_path: Path) 
     after = write_results(tmp_path / "after.json", "tsan_unsuppressed.txt", counts=3)
     done = run_racelab("diff", "--json", str(before), str(after))
     assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
+    data = assert_schema(json.loads(done.stdout))
     assert [(f["count_before"], f["count_after"]) for f in data["remaining"]] == [(2, 3),
                                                                                   (2, 3)]
 

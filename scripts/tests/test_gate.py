@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKES, run_racelab
+from conftest import FAKES, read_results, run_racelab
 from racelab_cli import frames, parse
 
 FAKE = FAKES / "tsan_process.py"
@@ -34,7 +34,7 @@ def gate(out: Path, *args: str, env: dict | None = None) -> subprocess.Completed
 
 
 def results(out: Path) -> dict:
-    return json.loads((out / "results.json").read_text(encoding="utf-8"))
+    return read_results(out)
 
 
 def fingerprints(log: Path) -> dict[str, str]:

@@ -9,7 +9,9 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-from conftest import REPO
+import pytest
+
+from conftest import REPO, assert_schema
 from racelab_cli import parse, reports
 from racelab_cli.model import (Finding, GateRun, LoadResult, LogRead, Problem, ProblemKind,
                                Results, RunOutcome, ScenarioResult, Suppression,
@@ -24,17 +26,17 @@ COUNTER_REPORT = f"""\
 ==================
 WARNING: ThreadSanitizer: data race (pid=4242)
   Write of size 8 at 0x55d9d21f26a8 by thread T3:
-    #0 racelab::(anonymous namespace)::HandleHit(racelab::http::Request const&, racelab::http::RequestContext&) {COUNTER}:18:3 (counter_bad+0xd467f)
+    #0 racelab::(anonymous namespace)::HandleHit(racelab::http::Request const&, racelab::http::RequestContext&) {COUNTER}:13:3 (counter_bad+0xd467f)
     #1 racelab::http::Router::Dispatch(racelab::http::Request const&) {REPO}/harness/src/router.cc:40:10 (counter_bad+0xd45f6)
     #2 <null> <null> (libstdc++.so.6+0xd44a2)
 
   Previous read of size 8 at 0x55d9d21f26a8 by thread T2:
-    #0 racelab::(anonymous namespace)::HandleStats(racelab::http::Request const&, racelab::http::RequestContext&) {COUNTER}:23:29 (counter_bad+0xd464f)
+    #0 racelab::(anonymous namespace)::HandleStats(racelab::http::Request const&, racelab::http::RequestContext&) {COUNTER}:18:29 (counter_bad+0xd464f)
     #1 racelab::http::Router::Dispatch(racelab::http::Request const&) {REPO}/harness/src/router.cc:40:10 (counter_bad+0xd45f6)
 
   Location is global 'racelab::(anonymous namespace)::hits' of size 8 at 0x55d9d21f26a8 (counter_bad+0x14fb6a8)
 
-SUMMARY: ThreadSanitizer: data race {COUNTER}:18:3 in racelab::(anonymous namespace)::HandleHit(racelab::http::Request const&, racelab::http::RequestContext&)
+SUMMARY: ThreadSanitizer: data race {COUNTER}:13:3 in racelab::(anonymous namespace)::HandleHit(racelab::http::Request const&, racelab::http::RequestContext&)
 ==================
 """
 
@@ -115,11 +117,11 @@ def test_summary_md_puts_the_verdict_first_then_table_findings_and_stacks() -> N
     assert "| counter | error | fixed | SIGABRT | 10 | 9 | 0 + error | 7 | 0.5s |" in lines
     assert "- **counter** (error): fixed: counter\\_fixed crashed (signal SIGABRT)" in lines
     fingerprint = results.findings[0].report.fingerprint
-    assert (f"- **data-race** · expected · ×1 · `scenarios/counter/counter.cc:18` in "
+    assert (f"- **data-race** · expected · ×1 · `scenarios/counter/counter.cc:13` in "
             f"`racelab::HandleHit` (counter / bad) · fingerprint `{fingerprint}`") in lines
     assert "  <details><summary>data race — stacks</summary>" in lines
     assert "  Write of size 8 at 0x55d9d21f26a8 by thread T3:" in lines
-    assert "    #0 racelab::HandleHit scenarios/counter/counter.cc:18:3" in lines
+    assert "    #0 racelab::HandleHit scenarios/counter/counter.cc:13:3" in lines
     assert "    #1 racelab::http::Router::Dispatch harness/src/router.cc:40:10" in lines
     assert not any("libstdc++" in line for line in lines)
 
@@ -130,7 +132,7 @@ def test_summary_md_of_a_gate_lists_status_and_warnings() -> None:
     assert lines[0] == "# racelab: FAIL"
     assert lines[2] == "racelab gate of `ctest --test-dir build`: 1 finding: 1 new."
     assert any(line.startswith("- **data-race** · new · ×1 · "
-                               "`scenarios/counter/counter.cc:18`") for line in lines)
+                               "`scenarios/counter/counter.cc:13`") for line in lines)
     assert "## Warnings" in lines
     assert ("- ctest exited with status 8; the gate judged the TSan reports, not the status"
             not in lines)  # notes come from the gate itself, not the writer
@@ -207,7 +209,7 @@ def test_junit_of_a_gate_has_one_testcase_per_log_file(tmp_path: Path) -> None:
     assert log.get("name") == "logs/gate/tsan.4242"
     [failure] = log.findall("failure")
     assert failure.get("message").startswith("1 new finding: data-race at "
-                                              "scenarios/counter/counter.cc:18")
+                                              "scenarios/counter/counter.cc:13")
     assert "& <b>" in failure.text and "\x1b" not in failure.text
     assert clean.get("name") == "logs/gate/tsan.4243" and list(clean) == []
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "0")
@@ -280,3 +282,26 @@ def test_index_html_escapes_what_comes_from_logs(tmp_path: Path) -> None:
     assert page.external == []
     assert "img" not in page.tags
     assert "&lt;img src=https://evil.example/x.png&gt; &amp; co" in text
+
+
+def test_results_json_of_a_run_and_of_a_gate_validate_against_the_schema(
+        tmp_path: Path) -> None:
+    for results in (run_results(fixed_findings=1), gate_results()):
+        data = json.loads(results_json_text(results, tmp_path))
+        assert_schema(data)
+        assert data["verdict"] == str(results.verdict)
+
+
+def results_json_text(results, tmp_path: Path) -> str:
+    return reports.results_json.write(tmp_path, results).read_text(encoding="utf-8")
+
+
+def test_the_results_schema_refuses_what_the_contract_forbids() -> None:
+    data = json.loads(json.dumps(gate_results().to_json()))
+    data["findings"][0]["status"] = "ignored"
+    with pytest.raises(AssertionError, match="status"):
+        assert_schema(data)
+    data = json.loads(json.dumps(gate_results().to_json()))
+    data["scenarios"] = []
+    with pytest.raises(AssertionError):
+        assert_schema(data)  # a run and a gate at once

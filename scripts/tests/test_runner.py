@@ -7,12 +7,14 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import FakeTree
+import pytest
+
+from conftest import FakeTree, read_results
 from racelab_cli import runner
 
 
 def results(tree: FakeTree) -> dict:
-    return json.loads((tree.out / "results.json").read_text(encoding="utf-8"))
+    return read_results(tree.out)
 
 
 def reason_lines(output: str, scenario: str = "counter") -> list[str]:
@@ -285,3 +287,76 @@ def test_run_exits_2_for_a_bad_suppressions_file_before_running(fake_tree: FakeT
     assert done.returncode == 2
     assert done.stderr.startswith(f"racelab: error: {supp}:1: unknown suppression type")
     assert not (fake_tree.out / "results.json").exists()
+
+
+# --- Invariants ------------------------------------------------------------------------------
+
+INVARIANT = """
+[[invariants]]
+description = "/stats equals the number of /hit answered 200"
+get = "/stats"
+equals = "ok:/hit"
+"""
+
+
+def test_run_passes_a_fixed_variant_whose_invariant_holds(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(fixed="stats_server.py", extra_fixed=INVARIANT)
+    (fake_tree.bin / "counter_fixed.stats").write_text("50\n")  # 100 requests, half /hit
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [check] = results(fake_tree)["scenarios"][0]["fixed"]["invariants"]
+    assert check == {"description": "/stats equals the number of /hit answered 200",
+                     "path": "/stats", "op": "equals", "expected": 50, "observed": 50,
+                     "held": True}
+
+
+def test_run_fails_a_fixed_variant_that_is_silent_but_wrong(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(fixed="stats_server.py", extra_fixed=INVARIANT)
+    (fake_tree.bin / "counter_fixed.stats").write_text("47\n")  # three hits lost
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "racelab: counter: fail: fixed variant broke its invariant /stats equals the " \
+           "number of /hit answered 200 (GET /stats equals ok:/hit): expected 50, " \
+           "observed 47" in done.stdout
+    data = results(fake_tree)
+    [violation] = [f for f in data["findings"] if f["variant"] == "fixed"]
+    assert (violation["kind"], violation["tool"], violation["status"]) == (
+        "invariant-violation", "racelab", "new")
+    assert violation["summary"] == ("invariant-violation: GET /stats gave 47, expected "
+                                    "equals 50")
+
+
+def test_run_exits_2_when_the_invariant_cannot_be_read(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(extra_fixed=INVARIANT)  # clean_server.py answers no HTTP
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 2, done.stdout + done.stderr
+    [reason] = reason_lines(done.stdout)
+    assert reason.startswith("racelab: counter: error: fixed: invariant '/stats equals the "
+                             "number of /hit answered 200': GET /stats failed: ")
+
+
+def test_run_checks_the_invariant_of_the_bad_variant_too(fake_tree: FakeTree) -> None:
+    # A check-then-act bug TSan cannot see is caught by its invariant: the bad variant's
+    # expected finding is the violation itself.
+    fake_tree.add_scenario(bad="stats_server.py", fixed="stats_server.py",
+                           extra_fixed=INVARIANT, kind="invariant-violation", function=None)
+    (fake_tree.bin / "counter_bad.stats").write_text("53\n")
+    (fake_tree.bin / "counter_fixed.stats").write_text("50\n")
+    done = fake_tree.run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    [finding] = results(fake_tree)["findings"]
+    assert (finding["kind"], finding["variant"]) == ("invariant-violation", "bad")
+
+
+@pytest.mark.parametrize("function, code", [
+    ("WriterAlpha", 0),          # the top frame of one access stack
+    ("WriterBeta", 0),           # ... or of the other
+    ("Writer", 1),               # part of a name: anchored, so no match
+    ("RunInTurn", 1),            # a deeper frame of the access stacks: not where the bug is
+    ("_M_start_thread", 1),      # a frame of the thread-creation stack
+])
+def test_run_matches_expectations_against_the_top_user_frame_of_an_access(
+        fake_tree: FakeTree, function: str, code: int) -> None:
+    fake_tree.add_scenario(function=function)
+    done = fake_tree.run("--variant", "bad")
+    assert done.returncode == code, done.stdout + done.stderr

@@ -129,7 +129,7 @@ def test_the_example_suppressions_in_ci_are_valid_and_commented() -> None:
 def test_every_tsan_report_kind_maps_to_the_suppression_type_tsan_uses() -> None:
     assert suppressions.suppression_type("data-race") == "race"
     assert suppressions.suppression_type("heap-use-after-free") == "race"
-    assert suppressions.suppression_type("race-on-document") == "race"
+    assert suppressions.suppression_type("race-on-external-object") == "race"
     assert suppressions.suppression_type("thread-leak") == "thread"
     assert suppressions.suppression_type("unlock-of-an-unlocked-mutex") == "mutex"
     assert suppressions.suppression_type("signal-handler-spoils-errno") == "signal"

@@ -1,4 +1,4 @@
-"""TSAN_OPTIONS as `racelab run` and `racelab gate` set them (DESIGN.md, "Decisions")."""
+"""TSAN_OPTIONS as `racelab run` and `racelab gate` set them (docs/reference.md, "TSAN_OPTIONS")."""
 
 from __future__ import annotations
 

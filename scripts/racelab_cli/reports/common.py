@@ -153,7 +153,7 @@ def report_text(report: Report, limit_frames: int | None = None) -> str:
 def kind_description(kind: str, headline: str | None = None) -> str:
     if kind in KIND_DESCRIPTIONS:
         return KIND_DESCRIPTIONS[kind]
-    if kind.startswith("race-on-"):
+    if kind == "race-on-external-object":
         return ("Unsynchronized use of an object that its library annotated for TSan "
                 f"({headline or kind}).")
     return f"ThreadSanitizer: {headline}." if headline else f"racelab finding '{kind}'."

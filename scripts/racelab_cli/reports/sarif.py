@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..model import Finding, Frame, Results, Status
+from ..model import Finding, Frame, Results, Status, Verdict
 from .common import ReportContext, app_frames, kind_description, short_function
 
 FILE_NAME = "results.sarif"
@@ -81,11 +81,11 @@ def _rule(kind: str, headline: str) -> dict[str, Any]:
 
 def _invocation(results: Results) -> dict[str, Any]:
     errors = [p.one_line() for p in results.problems] + [
-        f"{s.name}: {r}" for s in results.scenarios or [] if s.verdict == "error"
+        f"{s.name}: {r}" for s in results.scenarios or [] if s.verdict == Verdict.ERROR
         for r in s.reasons]
     notifications = [{"level": "error", "message": {"text": e}} for e in errors]
     notifications += [{"level": "warning", "message": {"text": w}} for w in results.warnings()]
-    invocation: dict[str, Any] = {"executionSuccessful": results.verdict != "error"}
+    invocation: dict[str, Any] = {"executionSuccessful": results.verdict != Verdict.ERROR}
     gate = results.gate
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
@@ -166,11 +166,10 @@ def _primary_location(finding: Finding, context: ReportContext) -> dict[str, Any
                     "message": {"text": short_function(frame)}}
     top = report.top_frame
     if top is not None and top.file and Path(top.file).is_absolute():
-        region = {"startLine": top.line} if top.line and top.line >= 1 else None
-        physical: dict[str, Any] = {"artifactLocation": {"uri": Path(top.file).as_uri()}}
-        if region:
-            physical["region"] = region
-        return {"physicalLocation": physical, "message": {"text": short_function(top)}}
+        outside: dict[str, Any] = {"artifactLocation": {"uri": Path(top.file).as_uri()}}
+        if top.line and top.line >= 1:
+            outside["region"] = {"startLine": top.line}
+        return {"physicalLocation": outside, "message": {"text": short_function(top)}}
     return None
 
 

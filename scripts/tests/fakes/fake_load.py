@@ -18,7 +18,13 @@ args = parser.parse_args()
 os.kill(args.pid, 0)  # the server under load must exist
 peak_file = __file__ + ".peak"
 peak = int(open(peak_file).read()) if os.path.exists(peak_file) else 6
+# Requests go round the paths in turn, as racelab-load sends them.
+per_path = {}
+for index in range(args.requests):
+    path = args.path[index % len(args.path)]
+    per_path[path] = per_path.get(path, 0) + 1
 print(json.dumps({
+    "paths": {path: {"status": {"200": n}} for path, n in per_path.items()},
     "requests": args.requests,
     "status": {"200": args.requests},
     "transport_errors": 0,
