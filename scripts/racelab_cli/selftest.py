@@ -25,7 +25,8 @@ from .model import EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Verdict
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PRESET = "tsan"
 CTEST_TIMEOUT_S = 1800.0  # the whole GoogleTest run; a hang is a problem, not a wait
-LINT_PATHS = ("scripts/racelab_cli", "scripts/racelab")
+LINT_PATHS = ("scripts/racelab_cli", "scripts/racelab", "scripts/tests",
+              "scripts/bench_parse.py")
 
 Outcome = tuple[str, int, "str | None"]  # (step, exit class, closing line)
 

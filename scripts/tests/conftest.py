@@ -86,7 +86,8 @@ class FakeTree:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "scenario.toml").write_text(MANIFEST.format(
             name=name, kind=kind,
-            function=f'function = "{function}"' if function else "", requests=requests, min_ok=min_ok,
+            function=f'function = "{function}"' if function else "", requests=requests,
+            min_ok=min_ok,
             extra_fixed=extra_fixed), encoding="utf-8")
         self.install(bad, f"{name}_bad")
         self.install(fixed, f"{name}_fixed")

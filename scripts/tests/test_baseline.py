@@ -165,7 +165,8 @@ def test_update_lists_stale_entries_and_removes_them_only_with_prune(tmp_path: P
     done = run_racelab("baseline", "update", "--baseline", str(path), "--prune", str(results))
     assert done.returncode == 0, done.stderr
     assert "racelab: removed stale data-race 0000" in done.stdout
-    assert [e["fingerprint"] for e in assert_schema(json.loads(path.read_text()))["entries"]] == prints
+    entries = assert_schema(json.loads(path.read_text()))["entries"]
+    assert [e["fingerprint"] for e in entries] == prints
 
 
 def test_update_needs_a_reason_to_add_entries(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_catalog_loads_every_manifest_of_the_repository() -> None:
     (lambda t: t.replace("[[bad.expect]]", "[bad.other]"), "bad.other", "unknown key"),
 ])
 def test_catalog_names_file_and_field_of_a_bad_manifest(tmp_path: Path, edit, field: str,
-                                                         message: str) -> None:
+                                                        message: str) -> None:
     path = write(tmp_path, "broken", edit(valid()))
     with pytest.raises(catalog.ManifestError) as raised:
         catalog.load(tmp_path, "broken")
@@ -125,7 +125,7 @@ def test_catalog_reads_invariants_with_a_literal_or_a_load_count(tmp_path: Path)
      "exactly one of"),
 ])
 def test_catalog_names_the_field_of_a_bad_invariant(tmp_path: Path, table: str, field: str,
-                                                     message: str) -> None:
+                                                    message: str) -> None:
     write(tmp_path, "x", valid(extra_fixed=table))
     with pytest.raises(catalog.ManifestError) as caught:
         catalog.load(tmp_path, "x")

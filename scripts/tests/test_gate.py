@@ -89,7 +89,7 @@ def test_gate_fails_on_finding_missing_from_baseline(tmp_path: Path) -> None:
         assert finding["count"] == 1
         assert finding["source"].startswith("logs/gate/tsan.")
     assert data["baseline"]["known"] == [prints["BumpHits"]]
-    assert f"racelab: new: data-race x1 at BumpMisses " in done.stdout
+    assert "racelab: new: data-race x1 at BumpMisses " in done.stdout
     assert "racelab: verdict fail" in done.stdout
 
 
@@ -117,7 +117,7 @@ def test_gate_expired_baseline_entry_counts_as_new_and_warns(tmp_path: Path) -> 
     status = {f["fingerprint"]: f["status"] for f in results(out)["findings"]}
     assert status[prints["BumpMisses"]] == "new"
     assert status[prints["BumpHits"]] == "known"
-    warning = (f"expired on 2000-01-01: it no longer excuses its finding, which counts "
+    warning = ("expired on 2000-01-01: it no longer excuses its finding, which counts "
                "as new")
     assert warning in done.stdout
     assert warning in (out / "summary.md").read_text(encoding="utf-8")

@@ -42,8 +42,8 @@ def test_pair_fixed_twin_has_the_same_files_and_marks_every_changed_line(
     fixed = sources(REPO / "fixes" / scenario.name)
     assert bad and set(bad) == set(fixed)
     for name in bad:
-        added = [line[1:] for line in difflib.unified_diff(bad[name], fixed[name], n=0,
-                                                            lineterm="")
+        changes = difflib.unified_diff(bad[name], fixed[name], n=0, lineterm="")
+        added = [line[1:] for line in changes
                  if line.startswith("+") and not line.startswith("+++")]
         assert added, f"fixes/{scenario.name}/{name} is identical to its bad twin"
         unmarked = [line for line in added if "// FIX:" not in line]

@@ -755,8 +755,8 @@ def test_parse_clang_and_gcc_give_one_fingerprint_for_one_bug(kind: str) -> None
 def test_parse_different_bugs_have_different_fingerprints() -> None:
     names = [p.name for p in sorted(DATA.glob("tsan_*.txt"))
              if not any(w in p.name for w in ("truncated", "beta_first", "rebuilt", "_ci",
-                                               "gitlab", "syslog", "one_stack", "interleaved",
-                                               "symbolize0"))]
+                                              "gitlab", "syslog", "one_stack", "interleaved",
+                                              "symbolize0"))]
     seen: dict[str, str] = {}
     for name in names:
         for report in reports_of(name):

@@ -9,7 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 from conftest import DATA, data_text
-from racelab_cli import frames, parse
+from racelab_cli import parse
 from racelab_cli.model import Report
 from test_parse import assert_report, mask, only_report, reports_of
 

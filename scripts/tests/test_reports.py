@@ -209,7 +209,7 @@ def test_junit_of_a_gate_has_one_testcase_per_log_file(tmp_path: Path) -> None:
     assert log.get("name") == "logs/gate/tsan.4242"
     [failure] = log.findall("failure")
     assert failure.get("message").startswith("1 new finding: data-race at "
-                                              "scenarios/counter/counter.cc:13")
+                                             "scenarios/counter/counter.cc:13")
     assert "& <b>" in failure.text and "\x1b" not in failure.text
     assert clean.get("name") == "logs/gate/tsan.4243" and list(clean) == []
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "0")

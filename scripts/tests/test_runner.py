@@ -279,7 +279,7 @@ def test_run_counts_the_suppressions_tsan_matched(fake_tree: FakeTree) -> None:
 
 
 def test_run_exits_2_for_a_bad_suppressions_file_before_running(fake_tree: FakeTree,
-                                                                 tmp_path: Path) -> None:
+                                                                tmp_path: Path) -> None:
     fake_tree.add_scenario()
     supp = tmp_path / "bad.supp"
     supp.write_text("racee:Foo\n")

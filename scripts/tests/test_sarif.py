@@ -92,7 +92,7 @@ def test_sarif_of_a_gate_passes_microsofts_validator_with_github_rules(
 
 
 def test_sarif_of_a_run_passes_microsofts_validator(sarif_multitool: Path,
-                                                     tmp_path: Path) -> None:
+                                                    tmp_path: Path) -> None:
     from test_reports import context, run_results  # the counter scenario's report
     from racelab_cli.reports import sarif
     path = sarif.write(tmp_path, run_results(fixed_findings=1), context())
