@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import baseline as baseline_file
 from . import build, catalog, collect, deps, diff, frames, gate, reports, runner, selftest
-from . import suppressions
+from . import show, suppressions
 from .model import (EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline, Frame, Results,
                     Scenario, SuppressionFile, Variant)
 from .progress import Progress
@@ -66,6 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--root", type=_directory, default=REPO,
                          help="folder holding scenarios/ (default: the repository)")
     listing.set_defaults(command=cmd_list)
+
+    showing = sub.add_parser("show", help="one pair: its reason, the diff, its last findings")
+    showing.add_argument("name", metavar="NAME")
+    showing.add_argument("--out", type=_path, default=REPO / "reports", metavar="DIR",
+                         help="where the last run's results.json is (default: "
+                              "<repo>/reports); the pair is run there when it is missing")
+    showing.add_argument("--root", type=_directory, default=REPO, metavar="DIR",
+                         help="folder holding scenarios/ and fixes/ (default: the repository)")
+    showing.add_argument("--build-dir", type=_path, default=REPO / "build" / DEFAULT_PRESET,
+                         metavar="DIR", help="build tree, for a run (default: <repo>/build/tsan)")
+    showing.add_argument("--no-build", action="store_true",
+                         help="use the binaries already in the build tree")
+    showing.set_defaults(command=cmd_show)
 
     parsing = sub.add_parser("parse", help="reports found in TSan output files")
     parsing.add_argument("files", nargs="+", metavar="FILE")
@@ -174,6 +187,26 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{scenario.name.ljust(width)}  {scenario.title}")
         print(f"{'':{width}}  [{scenario.bug_class}; caught by "
               f"{', '.join(scenario.caught_by)}]")
+    return EXIT_PASS
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Exit 0 when the pair is shown (whatever its findings), 2 when it cannot be."""
+    [scenario] = select_scenarios(args.root, [args.name])
+    results_path = args.out / "results.json"
+    findings = show.last_findings(results_path, scenario.name)
+    if findings is None:
+        print(f"racelab: no run of {scenario.name} in {results_path}: running it", flush=True)
+        run_args = build_parser().parse_args(
+            ["run", scenario.name, "--out", str(args.out), "--root", str(args.root),
+             "--build-dir", str(args.build_dir)] + (["--no-build"] if args.no_build else []))
+        code = cmd_run(run_args)
+        findings = show.last_findings(results_path, scenario.name)
+        if findings is None:
+            _error(f"the run of {scenario.name} left no results (exit {code})")
+            return EXIT_UNDECIDED
+    sys.stdout.write(show.render(args.root, scenario.name, scenario.title, findings,
+                                 results_path))
     return EXIT_PASS
 
 
