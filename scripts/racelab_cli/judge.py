@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from . import frames
 from . import patterns as P
-from .model import (Expectation, Finding, Scenario, ScenarioResult, Status, Verdict,
-                    VariantOutcome)
+from .model import (Expectation, Finding, RunOutcome, Scenario, ScenarioResult, Status,
+                    Variant, Verdict, VariantOutcome, merge_findings)
 
 
 def expectation_met(expect: Expectation, finding: Finding) -> bool:
@@ -43,6 +43,9 @@ def judge_scenario(scenario: Scenario, result: ScenarioResult) -> None:
                         if not any(expectation_met(expect, f) for f in bad.findings)]
     if fixed is not None:
         fixed.failures = _fixed_failures(scenario, fixed, errors)
+    for outcome in result.variants():
+        outcome.runs_passed = sum(1 for run in outcome.runs
+                                  if _run_passes(scenario, outcome, run))
     failures = [f for v in (bad, fixed) if v is not None for f in v.failures]
     if errors:  # (the checks above may add one)
         result.verdict, result.reasons = Verdict.ERROR, errors + failures
@@ -50,6 +53,24 @@ def judge_scenario(scenario: Scenario, result: ScenarioResult) -> None:
         result.verdict, result.reasons = Verdict.FAIL, failures
     else:
         result.verdict, result.reasons = Verdict.PASS, []
+
+
+def _run_passes(scenario: Scenario, outcome: VariantOutcome, run: RunOutcome) -> bool:
+    """Did this one run meet its variant's bar by itself? (For --repeat: a bad variant
+    must reproduce in every run, a fixed one stay clean in every run.)"""
+    if run.problems or run.load is None:
+        return False
+    if outcome.variant == Variant.BAD:
+        found = merge_findings([run.reports])
+        return all(any(expectation_met(e, f) for f in found) for e in scenario.bad_expect)
+    status = {f.report.fingerprint: f.status for f in outcome.findings}
+    if scenario.fixed_clean and any(status.get(r.fingerprint) == Status.NEW
+                                    for r in run.reports):
+        return False
+    peak, bound = run.load.peak_threads, scenario.max_peak_threads
+    return (run.load.ok_count() >= scenario.min_ok
+            and (bound is None or (peak is not None and peak <= bound))
+            and all(check.held for check in run.invariants))
 
 
 def _fixed_failures(scenario: Scenario, fixed: VariantOutcome, errors: list[str]) -> list[str]:

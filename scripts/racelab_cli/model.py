@@ -440,6 +440,7 @@ class VariantOutcome:
     runs: list[RunOutcome] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # why judge() failed it
+    runs_passed: int = 0  # runs that met the variant's bar on their own (judge.py)
 
     def problems(self) -> list[Problem]:
         return [p for r in self.runs for p in r.problems]
@@ -460,6 +461,7 @@ class VariantOutcome:
                 "occurrences": sum(f.count for f in self.findings),
                 "errors": self.errors(),
                 "failures": list(self.failures),
+                "runs_passed": self.runs_passed,
                 "runs": [r.to_json() for r in self.runs]}
 
 

@@ -112,6 +112,11 @@ def run_scenario(scenario: Scenario, index: int, total: int, config: RunConfig,
                          suppression_file=config.suppressions, today=config.today)
         setattr(result, str(variant), outcome)
     judge.judge_scenario(scenario, result)
+    if config.repeat > 1:
+        for outcome in result.variants():
+            what = "reproduced" if outcome.variant == Variant.BAD else "clean"
+            progress.line(f"{scenario.name} {outcome.variant}: {what} in "
+                          f"{outcome.runs_passed}/{len(outcome.runs)} runs")
     if not result.reasons:
         progress.line(f"{scenario.name}: {result.verdict}")
     for reason in result.reasons:

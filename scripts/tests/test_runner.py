@@ -360,3 +360,17 @@ def test_run_matches_expectations_against_the_top_user_frame_of_an_access(
     fake_tree.add_scenario(function=function)
     done = fake_tree.run("--variant", "bad")
     assert done.returncode == code, done.stdout + done.stderr
+
+
+def test_run_repeat_counts_the_runs_each_variant_passed_on_its_own(
+        fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    done = fake_tree.run("--repeat", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "racelab: counter bad: reproduced in 3/3 runs" in done.stdout
+    assert "racelab: counter fixed: clean in 3/3 runs" in done.stdout
+    data = results(fake_tree)
+    [finding] = data["findings"]
+    assert (finding["runs_seen"], finding["runs"], finding["count"]) == (3, 3, 3)
+    scenario = data["scenarios"][0]
+    assert (scenario["bad"]["runs_passed"], scenario["fixed"]["runs_passed"]) == (3, 3)
