@@ -15,17 +15,15 @@
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/context.h"
-#include "eventually.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::Eventually;
+using racelab::testing::kPatience;
 using namespace std::chrono_literals;
 using Clock = Context::Clock;
-
-constexpr auto kPatience = 10s;  // a bug fails instead of hanging
-
-using racelab::testing::Eventually;
 
 TEST(ChannelTest, StatusNamesReadWell) {
   EXPECT_EQ(ToString(ChanStatus::kOk), "ok");

@@ -15,25 +15,21 @@
 #include <vector>
 
 #include "racelab/base/thread_name.h"
-#include "eventually.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::Eventually;
+using racelab::testing::kPatience;
 using namespace std::chrono_literals;
 using Clock = Context::Clock;
-
-// Generous bound for "should happen now" under TSan on 2 shared cores: a
-// bug fails the test instead of hanging it.
-constexpr auto kPatience = 10s;
 
 int CountThreadsNamed(const std::string& name) {
   int n = 0;
   for (const ThreadInfo& t : ListThreads()) n += t.name == name ? 1 : 0;
   return n;
 }
-
-using racelab::testing::Eventually;
 
 TEST(ContextTest, ToStringUsesGoTexts) {
   EXPECT_EQ(ToString(ContextErr::kNone), "");

@@ -14,15 +14,15 @@
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/context.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using namespace std::chrono_literals;
 using ::testing::AnyOf;
 using ::testing::StartsWith;
-
-constexpr auto kPatience = 10s;  // a bug fails instead of hanging
 
 std::string LogicErrorOf(const std::function<void()>& fn) {
   try {

@@ -18,10 +18,12 @@
 #include "racelab/sync/clock.h"
 #include "racelab/sync/mutex.h"
 #include "racelab/sync/token_bucket.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
@@ -31,7 +33,6 @@ using ::testing::Pair;
 using TimePoint = Clock::time_point;
 
 constexpr TimePoint kT0 = FakeClock::kDefaultStart;
-constexpr auto kTestDeadline = seconds(20);
 
 // One shard, no cleanup thread, default tier {10/s, 3}: results depend only
 // on the instants the test passes.
@@ -140,7 +141,7 @@ TEST(KeyedLimiterTest, ResolverRunsOutsideTheShardLock) {
       MutexLock lock(mu);
       resolving = true;
       cv.NotifyAll();
-      slow_released = cv.WaitFor(lock, kTestDeadline, [&] { return fast_done; });
+      slow_released = cv.WaitFor(lock, kPatience, [&] { return fast_done; });
     }
     return Tier::kDefault;
   };
@@ -151,7 +152,7 @@ TEST(KeyedLimiterTest, ResolverRunsOutsideTheShardLock) {
   });
   {
     MutexLock lock(mu);
-    ASSERT_TRUE(cv.WaitFor(lock, kTestDeadline, [&] { return resolving; }));
+    ASSERT_TRUE(cv.WaitFor(lock, kPatience, [&] { return resolving; }));
   }
   EXPECT_TRUE(limiter.allow_at("fast", kT0).allowed);  // while "slow" resolves
   {
@@ -338,7 +339,7 @@ TEST(KeyedLimiterTest, CleanupThreadEvictsStaleEntries) {
   ASSERT_TRUE(limiter.allow("b").allowed);
   fake.advance(minutes(1));
   MutexLock lock(mu);
-  EXPECT_TRUE(cv.WaitFor(lock, kTestDeadline, [&] { return evicted >= 2; }));
+  EXPECT_TRUE(cv.WaitFor(lock, kPatience, [&] { return evicted >= 2; }));
   EXPECT_EQ(limiter.size(), 0u);
 }
 
@@ -350,14 +351,14 @@ TEST(KeyedLimiterTest, CleanupThreadIsNamedAndJoinedAtOnceOnDestruction) {
     o.cleanup_interval = std::chrono::hours(1);
     KeyedLimiter limiter(o);
     // The thread names itself first thing; give it until the deadline.
-    const auto deadline = std::chrono::steady_clock::now() + kTestDeadline;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
     while (CountThreadsNamed("rl-keyed-gc") == before &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::yield();
     }
     EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before + 1);
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, kTestDeadline);  // not 1 h
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kPatience);  // not 1 h
   EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before);  // joined, not leaked
 }
 

@@ -16,10 +16,12 @@
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/clock.h"
 #include "racelab/sync/context.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using TimePoint = Clock::time_point;
@@ -27,7 +29,6 @@ using TimePoint = Clock::time_point;
 constexpr Clock::duration kD = milliseconds(100);
 constexpr TimePoint kT0 = FakeClock::kDefaultStart;
 // Safety net for every test that blocks: a hang fails instead of hanging.
-constexpr auto kTestDeadline = seconds(20);
 
 TimePoint T(int k) { return kT0 + k * kD; }
 
@@ -106,7 +107,7 @@ TEST(TokenBucketTest, InfiniteLimitAllowsEverythingAndIgnoresBurst) {
   Reservation r = bucket.reserve_n(T(0), 1'000'000);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.delay_from(T(0)), Clock::duration::zero());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait_n(ctx, 5).ok());
 }
 
@@ -376,7 +377,7 @@ TEST(TokenBucketTest, SetLimitToInfiniteAndBack) {
 TEST(TokenBucketTest, WaitReturnsAtOnceWhenTokensAreThere) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 3, fake.clock());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait_n(ctx, 2).ok());
   EXPECT_NEAR(bucket.tokens(), 1, 1e-9);
   EXPECT_EQ(fake.now(), kT0);  // nobody had to move the clock
@@ -439,7 +440,7 @@ TEST(TokenBucketTest, WaitRefusesNegativeCount) {
 TEST(TokenBucketTest, WaitOnZeroLimitFailsWhenTokensNeverCome) {
   FakeClock fake(kT0);
   TokenBucket bucket(0, 1, fake.clock());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait(ctx).ok());
   const WaitStatus s = bucket.wait(ctx);  // no deadline would help
   EXPECT_EQ(s.code, WaitCode::kExceedsDeadline);
@@ -450,7 +451,7 @@ TEST(TokenBucketTest, WaitBlocksUntilTheClockReachesTimeToAct) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 1, fake.clock());
   ASSERT_TRUE(bucket.allow());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   std::atomic<bool> returned{false};
   WaitStatus status;
   std::thread waiter([&, ctx = ctx] {
@@ -458,9 +459,9 @@ TEST(TokenBucketTest, WaitBlocksUntilTheClockReachesTimeToAct) {
     status = bucket.wait(ctx);
     returned = true;
   });
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   fake.advance(milliseconds(50));  // half way: the token is not there yet
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   EXPECT_FALSE(returned);
   fake.advance(milliseconds(50));
   waiter.join();
@@ -471,7 +472,7 @@ TEST(TokenBucketTest, WaitBlocksUntilTheClockReachesTimeToAct) {
 TEST(TokenBucketTest, WaitCanceledWhileWaitingGivesTokensBack) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 3, fake.clock());
-  const auto [bg, bg_cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [bg, bg_cancel] = WithTimeout(Context::Background(), kPatience);
   ASSERT_TRUE(bucket.wait_n(bg, 2).ok());  // one token left
   const auto [ctx, cancel] = WithCancel(bg);
   WaitStatus status;
@@ -479,7 +480,7 @@ TEST(TokenBucketTest, WaitCanceledWhileWaitingGivesTokensBack) {
     SetCurrentThreadName("rl-test-waiter");
     status = bucket.wait_n(ctx, 3);  // needs 200 ms more
   });
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   EXPECT_NEAR(bucket.tokens(), -2, 1e-9);  // reserved while it waits
   cancel("shutdown");
   waiter.join();
@@ -506,7 +507,7 @@ TEST(TokenBucketTest, WaitOnRealClockWaitsForTheToken) {
   const auto start = std::chrono::steady_clock::now();
   TokenBucket bucket(50, 1);  // a token every 20 ms
   ASSERT_TRUE(bucket.allow());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait(ctx).ok());
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(20));
 }
@@ -537,7 +538,7 @@ TEST(TokenBucketStressTest, ConcurrentAllowAdmitsBurstPlusRateTimesElapsed) {
       allowed.fetch_add(mine);
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + kTestDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
   auto drained = [&] {
     while (bucket.tokens() >= 1) {
       if (std::chrono::steady_clock::now() > deadline) return false;
@@ -564,7 +565,7 @@ TEST(TokenBucketStressTest, ConcurrentWaitersRespectTheRate) {
   constexpr int kPerThread = 5;
   FakeClock fake(kT0);
   TokenBucket bucket(10, 1, fake.clock());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   Mutex mu;
   std::vector<TimePoint> done_at;  // guarded by mu (a test-local vector)
   std::atomic<int> failures{0};
@@ -584,7 +585,7 @@ TEST(TokenBucketStressTest, ConcurrentWaitersRespectTheRate) {
       }
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + kTestDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
   while (done.load() < kThreads * kPerThread &&
          std::chrono::steady_clock::now() < deadline) {
     if (fake.sleepers() > 0) {

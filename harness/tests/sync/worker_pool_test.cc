@@ -18,17 +18,17 @@
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/context.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using namespace std::chrono_literals;
 using Clock = Context::Clock;
 using ::testing::ElementsAre;
 using ::testing::IsSubsetOf;
 using ::testing::UnorderedElementsAre;
-
-constexpr auto kPatience = 10s;  // a bug fails instead of hanging
 
 // A job that occupies a worker until released; started() says it runs.
 class Blocker {
