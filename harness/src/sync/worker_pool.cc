@@ -15,8 +15,8 @@ namespace {
 // How often an idle worker yields, looking for work, before it parks.
 constexpr int kSpinsBeforePark = 64;
 
-// The error of a job that threw.
-Error ErrorOf(std::exception_ptr e) {
+// The failure of a job that threw.
+Status FailureOf(std::exception_ptr e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
@@ -27,8 +27,8 @@ Error ErrorOf(std::exception_ptr e) {
 }
 
 template <typename Fn>
-Error RunWithRetryImpl(const Context& ctx, const RetryPolicy& policy, Fn&& fn, int* attempts) {
-  Error err;
+Status RunWithRetryImpl(const Context& ctx, const RetryPolicy& policy, Fn&& fn, int* attempts) {
+  Status err;
   auto backoff = policy.initial_backoff;
   int n = 0;
   for (;;) {
@@ -36,9 +36,9 @@ Error RunWithRetryImpl(const Context& ctx, const RetryPolicy& policy, Fn&& fn, i
     try {
       err = fn(ctx);
     } catch (...) {
-      err = ErrorOf(std::current_exception());
+      err = FailureOf(std::current_exception());
     }
-    if (!err || n >= policy.max_attempts || ctx.done()) break;
+    if (err.ok() || n >= policy.max_attempts || ctx.done()) break;
     if (ctx.wait_for(backoff)) break;  // canceled while backing off
     const double next = static_cast<double>(backoff.count()) * policy.multiplier;
     backoff = next >= static_cast<double>(policy.max_backoff.count())
@@ -59,8 +59,8 @@ std::size_t CheckedCapacity(std::size_t capacity) {
 
 }  // namespace
 
-Error RunWithRetry(const Context& ctx, const RetryPolicy& policy,
-                   const std::function<Error(const Context&)>& fn, int* attempts) {
+Status RunWithRetry(const Context& ctx, const RetryPolicy& policy,
+                    const std::function<Status(const Context&)>& fn, int* attempts) {
   return RunWithRetryImpl(ctx, policy, fn, attempts);
 }
 
@@ -309,27 +309,27 @@ void WorkerPool::Run(pool_internal::Job& job, JobId id, WorkerCounters& counters
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   };
   counters.running.store(1, std::memory_order_relaxed);
-  Error err;
+  Status err;
   int attempts = 1;
   if (retry_.max_attempts <= 1) {
     try {
       err = job(ctx_);
     } catch (...) {
-      err = ErrorOf(std::current_exception());
+      err = FailureOf(std::current_exception());
     }
   } else {
     err = RunWithRetryImpl(ctx_, retry_, job, &attempts);
   }
   job.reset();
   counters.running.store(0, std::memory_order_relaxed);
-  if (!err) {
+  if (err.ok()) {
     bump(counters.done);
     return;
   }
   bump(counters.failed);
   if (!on_failure_) return;
   try {
-    on_failure_(JobFailure{id, std::move(*err), attempts});
+    on_failure_(JobFailure{id, err.message(), attempts});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "racelab::WorkerPool: on_failure threw: %s\n", e.what());
   } catch (...) {

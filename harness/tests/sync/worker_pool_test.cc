@@ -324,10 +324,10 @@ TEST(WorkerPoolTest, JobsGetThePoolContextNeverTheSubmitters) {
 TEST(WorkerPoolTest, FailuresAreReportedWithIdAndErrorText) {
   Failures failures;
   WorkerPool pool({.workers = 2, .queue_capacity = 8, .on_failure = failures.callback()});
-  const JobId a = pool.submit([]() -> Error { return "bad input"; }).id;
-  const JobId b = pool.submit([]() -> Error { throw std::runtime_error("boom"); }).id;
+  const JobId a = pool.submit([]() -> Status { return "bad input"; }).id;
+  const JobId b = pool.submit([]() -> Status { throw std::runtime_error("boom"); }).id;
   const JobId c = pool.submit([] { throw 42; }).id;
-  ASSERT_TRUE(pool.submit([]() -> Error { return std::nullopt; }));
+  ASSERT_TRUE(pool.submit([]() -> Status { return Status::Ok(); }));
   pool.shutdown();
   std::vector<std::pair<JobId, std::string>> got;
   for (const JobFailure& f : failures.get()) {
@@ -349,9 +349,9 @@ TEST(WorkerPoolTest, RetryRunsAFailingJobAgainUntilItSucceeds) {
                    .retry = {.max_attempts = 3, .initial_backoff = 1ms},
                    .on_failure = failures.callback()});
   std::atomic<int> runs{0};
-  ASSERT_TRUE(pool.submit([&]() -> Error {
+  ASSERT_TRUE(pool.submit([&]() -> Status {
     if (runs.fetch_add(1) < 2) return "flaky";
-    return std::nullopt;
+    return Status::Ok();
   }));
   pool.shutdown();
   EXPECT_EQ(runs.load(), 3);
@@ -365,7 +365,7 @@ TEST(WorkerPoolTest, RetryGivesUpAfterMaxAttempts) {
                    .queue_capacity = 4,
                    .retry = {.max_attempts = 3, .initial_backoff = 1ms, .multiplier = 2},
                    .on_failure = failures.callback()});
-  const JobId id = pool.submit([]() -> Error { return "down"; }).id;
+  const JobId id = pool.submit([]() -> Status { return "down"; }).id;
   pool.shutdown();
   auto got = failures.get();
   ASSERT_EQ(got.size(), 1u);
@@ -382,7 +382,7 @@ TEST(WorkerPoolTest, ShutdownDeadlineInterruptsARetryBackoff) {
                    .on_failure = failures.callback()});
   std::promise<void> first_run;
   std::atomic<int> runs{0};
-  ASSERT_TRUE(pool.submit([&]() -> Error {
+  ASSERT_TRUE(pool.submit([&]() -> Status {
     if (runs.fetch_add(1) == 0) first_run.set_value();
     return "unavailable";
   }));
@@ -401,13 +401,13 @@ TEST(WorkerPoolTest, RunWithRetryStopsWhenTheContextIsCanceled) {
   auto [ctx, cancel] = WithCancel(Context::Background());
   int attempts = 0;
   int runs = 0;
-  Error err = RunWithRetry(ctx, {.max_attempts = 10, .initial_backoff = 1ms},
-                           [&, cancel = cancel](const Context&) -> Error {
+  Status err = RunWithRetry(ctx, {.max_attempts = 10, .initial_backoff = 1ms},
+                           [&, cancel = cancel](const Context&) -> Status {
                              if (++runs == 2) cancel();
                              return "nope";
                            },
                            &attempts);
-  EXPECT_EQ(err, Error("nope"));
+  EXPECT_EQ(err, Status("nope"));
   EXPECT_EQ(attempts, 2);
 }
 
@@ -488,10 +488,10 @@ TEST(WorkerPoolTest, StressEveryAcceptedJobRunsExactlyOnce) {
         go.arrive_and_wait();
         for (int i = 0; i < kPerProducer; ++i) {
           const int token = p * kPerProducer + i;
-          auto job = [&runs, token]() -> Error {
+          auto job = [&runs, token]() -> Status {
             runs[token].fetch_add(1);
             if (token % 11 == 0) return "planned failure";
-            return std::nullopt;
+            return Status::Ok();
           };
           SubmitResult r;
           if (i % 3 == 0) {

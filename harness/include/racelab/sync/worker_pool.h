@@ -6,7 +6,7 @@
 //                               log("job %llu failed after %d attempts: %s", ...);
 //                             }});
 //   if (!pool.try_submit([=] { resize(image); })) return Response::Text(503, "busy\n");
-//   pool.submit([=](const racelab::Context& ctx) -> racelab::Error { ... }, request_ctx);
+//   pool.submit([=](const racelab::Context& ctx) -> racelab::Status { ... }, request_ctx);
 //   racelab::ShutdownResult r = pool.shutdown(now + 5s);   // r.not_run: ids never run
 //
 // Operations:
@@ -20,7 +20,7 @@
 //   stats()            queued, running, done, failed, rejected, not_run.
 //
 // A job is a callable taking () or (const Context&) and returning void or
-// Error (nullopt: success). It runs with the POOL's context, never the
+// Status (ok: success). It runs with the POOL's context, never the
 // submitter's: a request that ends does not cancel work it handed off; the
 // pool's context is canceled only when shutdown passes its deadline. A job
 // fails when it returns an error or throws (e.what()); with a RetryPolicy it
@@ -72,7 +72,7 @@
 #include <vector>
 
 #include "racelab/sync/context.h"
-#include "racelab/sync/error.h"
+#include "racelab/sync/status.h"
 #include "racelab/sync/mutex.h"
 #include "racelab/sync/thread_annotations.h"
 
@@ -137,7 +137,7 @@ struct PoolStats {
 
 namespace pool_internal {
 
-// A move-only `Error(const Context&)` with 48 bytes of inline storage.
+// A move-only `Status(const Context&)` with 48 bytes of inline storage.
 // Callables that fit (and move without throwing) live in place; trivially
 // copyable ones move by memcpy. Larger ones go to the heap.
 class Job {
@@ -172,7 +172,7 @@ class Job {
   ~Job() { reset(); }
 
   // Runs the callable. Requires: not empty. May throw what it throws.
-  Error operator()(const Context& ctx) { return ops_->invoke(buf_, ctx); }
+  Status operator()(const Context& ctx) { return ops_->invoke(buf_, ctx); }
 
   void reset() noexcept {
     if (ops_ != nullptr) {
@@ -185,7 +185,7 @@ class Job {
 
  private:
   struct Ops {
-    Error (*invoke)(void* buf, const Context& ctx);
+    Status (*invoke)(void* buf, const Context& ctx);
     void (*relocate)(void* dst, void* src) noexcept;  // null: memcpy `size`
     void (*destroy)(void* buf) noexcept;              // null: nothing to do
     std::size_t size;
@@ -197,7 +197,7 @@ class Job {
                                       std::is_nothrow_move_constructible_v<Fn>;
 
   template <typename Fn>
-  static Error Call(Fn& fn, const Context& ctx) {
+  static Status Call(Fn& fn, const Context& ctx) {
     return InvokeTask(fn, ctx);
   }
 
@@ -255,10 +255,10 @@ class Job {
 
 // Runs fn (as a pool job) up to policy.max_attempts times while it fails,
 // waiting the backoff on ctx between runs; stops early when ctx is done.
-// Returns the last error (nullopt on success) and sets *attempts.
-// An exception from fn is an error (e.what()).
-Error RunWithRetry(const Context& ctx, const RetryPolicy& policy,
-                   const std::function<Error(const Context&)>& fn, int* attempts = nullptr);
+// Returns the last run's Status (ok on success) and sets *attempts.
+// An exception from fn is a failure (e.what()).
+Status RunWithRetry(const Context& ctx, const RetryPolicy& policy,
+                    const std::function<Status(const Context&)>& fn, int* attempts = nullptr);
 
 class WorkerPool {
  public:
