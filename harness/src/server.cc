@@ -336,8 +336,8 @@ class Server::Impl {
     return port_.load();
   }
 
-  ShutdownResult Shutdown() {
-    if (!started_ || stopped_) return ShutdownResult::kDrained;
+  ServerShutdown Shutdown() {
+    if (!started_ || stopped_) return ServerShutdown::kDrained;
     stopped_ = true;
     const ServerOptions& o = core_.options();
     core_.BeginDrain();
@@ -345,9 +345,9 @@ class Server::Impl {
     for (const auto& session : core_.LiveSessions()) session->StopIfIdle();
     for (const auto& fn : on_shutdown_) fn();
 
-    ShutdownResult result = ShutdownResult::kDrained;
+    ServerShutdown result = ServerShutdown::kDrained;
     if (!core_.WaitForNoSessions(o.drain_timeout)) {
-      result = ShutdownResult::kCancelled;
+      result = ServerShutdown::kCancelled;
       std::fprintf(stderr, "racelab: drain deadline (%lld ms) passed with %zu connection(s) busy; cancelling\n",
                    static_cast<long long>(o.drain_timeout.count()), core_.SessionCount());
       core_.CancelRequests();
@@ -369,7 +369,7 @@ class Server::Impl {
       }
     }
     threads_.clear();
-    return joined ? result : ShutdownResult::kStuck;
+    return joined ? result : ServerShutdown::kStuck;
   }
 
   std::uint16_t port() const { return port_.load(); }
@@ -406,7 +406,7 @@ Server::Server(ServerOptions options, Router router)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}
 Server::~Server() = default;
 std::uint16_t Server::Start() { return impl_->Start(); }
-ShutdownResult Server::Shutdown() { return impl_->Shutdown(); }
+ServerShutdown Server::Shutdown() { return impl_->Shutdown(); }
 void Server::OnShutdown(std::function<void()> fn) { impl_->OnShutdown(std::move(fn)); }
 std::uint16_t Server::port() const { return impl_->port(); }
 ServerStats Server::stats() const { return impl_->stats(); }

@@ -66,13 +66,13 @@ int RunServerMain(int argc, char** argv, Router router) {
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "racelab: %s received, shutting down\n", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  const ShutdownResult result = server.Shutdown();
+  const ServerShutdown result = server.Shutdown();
   const ServerStats stats = server.stats();
   std::fprintf(stderr, "racelab: served %llu requests (%llu rejected) on %llu connections\n",
                static_cast<unsigned long long>(stats.requests),
                static_cast<unsigned long long>(stats.rejected),
                static_cast<unsigned long long>(stats.connections));
-  if (result == ShutdownResult::kStuck) {
+  if (result == ServerShutdown::kStuck) {
     std::fprintf(stderr, "racelab: handlers still running after the drain deadline; exiting with %d\n",
                  kExitStuck);
     std::fflush(stderr);

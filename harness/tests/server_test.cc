@@ -260,7 +260,7 @@ TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
   EXPECT_EQ(r.body, "finished\n");
   EXPECT_FALSE(r.keep_alive) << "the last response of a draining server closes";
   ASSERT_EQ(shutdown.wait_for(kPatience), std::future_status::ready);
-  EXPECT_EQ(shutdown.get(), ShutdownResult::kDrained);
+  EXPECT_EQ(shutdown.get(), ServerShutdown::kDrained);
   RawConnection after(port_);
   EXPECT_FALSE(after.connected()) << "still accepting after shutdown";
 }
@@ -274,7 +274,7 @@ TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {
   Start(HelloRouter());
   Client client("127.0.0.1", port_);
   ASSERT_EQ(client.Get("/hello").status, 200);  // leaves the connection open
-  EXPECT_EQ(server_->Shutdown(), ShutdownResult::kDrained);
+  EXPECT_EQ(server_->Shutdown(), ServerShutdown::kDrained);
   EXPECT_EQ(server_->stats().open_connections, 0u);
 }
 
@@ -297,7 +297,7 @@ TEST_F(ServerTest, DrainDeadlineCancelsTheRequestContext) {
 
   auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/stubborn"); });
   ASSERT_EQ(entered.get_future().wait_for(kPatience), std::future_status::ready);
-  EXPECT_EQ(server_->Shutdown(), ShutdownResult::kCancelled);
+  EXPECT_EQ(server_->Shutdown(), ServerShutdown::kCancelled);
   EXPECT_TRUE(saw_cancel.get_future().get());
   in_flight.get();  // answered or cut; either way it returned
 }

@@ -337,7 +337,7 @@ void WorkerPool::Run(pool_internal::Job& job, JobId id, WorkerCounters& counters
   }
 }
 
-ShutdownResult WorkerPool::shutdown(Context::Clock::time_point deadline) {
+PoolShutdown WorkerPool::shutdown(Context::Clock::time_point deadline) {
   for (const std::thread& t : threads_) {
     if (t.get_id() == std::this_thread::get_id()) {
       throw std::logic_error(
@@ -353,7 +353,7 @@ ShutdownResult WorkerPool::shutdown(Context::Clock::time_point deadline) {
     }
     phase_ = Phase::kShuttingDown;
   }
-  ShutdownResult result;
+  PoolShutdown result;
 
   // 1. Intake stops: every submit whose tail CAS came before this is
   //    accepted (and will be published); every later one sees the bit.

@@ -80,7 +80,7 @@ TEST(WorkerPoolTest, RunsEveryJobOnNamedWorkers) {
         ran.fetch_add(1);
       }));
     }
-    ShutdownResult r = pool.shutdown();
+    PoolShutdown r = pool.shutdown();
     EXPECT_FALSE(r.deadline_exceeded);
     EXPECT_TRUE(r.not_run.empty());
     EXPECT_EQ(pool.stats().done, 100u);
@@ -232,7 +232,7 @@ TEST(WorkerPoolTest, ShutdownDrainsEveryAcceptedJob) {
   std::atomic<int> ran{0};
   WorkerPool pool({.workers = 2, .queue_capacity = 128});
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(pool.try_submit([&] { ran.fetch_add(1); }));
-  ShutdownResult r = pool.shutdown(Clock::now() + kPatience);
+  PoolShutdown r = pool.shutdown(Clock::now() + kPatience);
   EXPECT_FALSE(r.deadline_exceeded);
   EXPECT_TRUE(r.not_run.empty());
   EXPECT_EQ(ran.load(), 100);
@@ -253,7 +253,7 @@ TEST(WorkerPoolTest, ShutdownPastItsDeadlineReportsJobsThatNeverRan) {
   std::atomic<int> others_ran{0};
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(pool.submit([&] { others_ran.fetch_add(1); }));
   const auto start = Clock::now();
-  ShutdownResult r = pool.shutdown(Clock::now() + 20ms);
+  PoolShutdown r = pool.shutdown(Clock::now() + 20ms);
   EXPECT_LT(Clock::now() - start, kPatience);
   EXPECT_TRUE(r.deadline_exceeded);
   EXPECT_THAT(r.not_run, ElementsAre(2u, 3u, 4u, 5u, 6u));
@@ -277,8 +277,8 @@ TEST(WorkerPoolTest, ShutdownIsIdempotent) {
     pool.context().wait_for(kPatience);
     blocker.release();
   });
-  ShutdownResult first = pool.shutdown(Clock::now() + 1ms);
-  ShutdownResult second = pool.shutdown();
+  PoolShutdown first = pool.shutdown(Clock::now() + 1ms);
+  PoolShutdown second = pool.shutdown();
   releaser.join();
   EXPECT_TRUE(first.deadline_exceeded);
   EXPECT_THAT(first.not_run, ElementsAre(2u));
@@ -388,7 +388,7 @@ TEST(WorkerPoolTest, ShutdownDeadlineInterruptsARetryBackoff) {
   }));
   ASSERT_EQ(first_run.get_future().wait_for(kPatience), std::future_status::ready);
   const auto start = Clock::now();
-  ShutdownResult r = pool.shutdown(Clock::now() + 20ms);
+  PoolShutdown r = pool.shutdown(Clock::now() + 20ms);
   EXPECT_LT(Clock::now() - start, kPatience);
   EXPECT_TRUE(r.deadline_exceeded);
   EXPECT_EQ(runs.load(), 1);
@@ -509,7 +509,7 @@ TEST(WorkerPoolTest, StressEveryAcceptedJobRunsExactlyOnce) {
       });
     }
     for (auto& t : producers) t.join();
-    ShutdownResult result = pool.shutdown();
+    PoolShutdown result = pool.shutdown();
     ASSERT_TRUE(result.not_run.empty());
     std::uint64_t n_accepted = 0;
     for (std::size_t t = 0; t < runs.size(); ++t) {
@@ -550,7 +550,7 @@ TEST(WorkerPoolTest, StressShutdownRaceLosesNoAcceptedJob) {
       });
     }
     go.arrive_and_wait();
-    ShutdownResult result = pool.shutdown(Clock::now() + std::chrono::microseconds(200 * round));
+    PoolShutdown result = pool.shutdown(Clock::now() + std::chrono::microseconds(200 * round));
     for (auto& t : producers) t.join();
     std::set<JobId> not_run(result.not_run.begin(), result.not_run.end());
     ASSERT_EQ(not_run.size(), result.not_run.size()) << "an id reported twice";

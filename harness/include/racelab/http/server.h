@@ -60,7 +60,8 @@ struct ServerStats {
   std::uint64_t open_connections = 0;
 };
 
-enum class ShutdownResult {
+// How Server::Shutdown() ended.
+enum class ServerShutdown {
   kDrained,     // every request in flight was answered
   kCancelled,   // drain deadline passed; late requests were cancelled and
                 // finished within cancel_grace
@@ -90,7 +91,7 @@ class Server {
 
   // Graceful shutdown as described above. Blocks until it is over.
   // Calling it again, or before Start, returns kDrained at once.
-  ShutdownResult Shutdown();
+  ServerShutdown Shutdown();
 
   std::uint16_t port() const;
   ServerStats stats() const;

@@ -7,7 +7,7 @@
 //                             }});
 //   if (!pool.try_submit([=] { resize(image); })) return Response::Text(503, "busy\n");
 //   pool.submit([=](const racelab::Context& ctx) -> racelab::Status { ... }, request_ctx);
-//   racelab::ShutdownResult r = pool.shutdown(now + 5s);   // r.not_run: ids never run
+//   racelab::PoolShutdown r = pool.shutdown(now + 5s);   // r.not_run: ids never run
 //
 // Operations:
 //   submit(job, ctx)   enqueue; blocks while the queue is full; gives up when
@@ -121,7 +121,8 @@ struct JobFailure {
   int attempts = 0;
 };
 
-struct ShutdownResult {
+// What WorkerPool::shutdown() reports.
+struct PoolShutdown {
   bool deadline_exceeded = false;  // the pool's context had to be canceled
   std::vector<JobId> not_run;      // accepted, never started, in id order
 };
@@ -303,7 +304,7 @@ class WorkerPool {
   // jobs that never started. Idempotent: every call returns the first
   // call's result (later callers wait for it).
   // Throws: std::logic_error if called from one of this pool's workers.
-  ShutdownResult shutdown(
+  PoolShutdown shutdown(
       Context::Clock::time_point deadline = Context::Clock::time_point::max());
 
   // A relaxed snapshot of the counters.
@@ -380,7 +381,7 @@ class WorkerPool {
   int live_workers_ RACELAB_GUARDED_BY(mu_) = 0;
   enum class Phase { kRunning, kShuttingDown, kShutDown };
   Phase phase_ RACELAB_GUARDED_BY(mu_) = Phase::kRunning;
-  ShutdownResult result_ RACELAB_GUARDED_BY(mu_);
+  PoolShutdown result_ RACELAB_GUARDED_BY(mu_);
   std::uint64_t not_run_ RACELAB_GUARDED_BY(mu_) = 0;
 
   // Parking for submitters blocked on a full queue.
