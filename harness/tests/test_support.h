@@ -10,7 +10,10 @@
 #define RACELAB_TESTS_TEST_SUPPORT_H_
 
 #include <chrono>
+#include <cstddef>
 #include <thread>
+
+#include "racelab/sync/context.h"
 
 namespace racelab::testing {
 
@@ -29,6 +32,13 @@ bool Eventually(Pred pred, std::chrono::steady_clock::duration patience = kPatie
     std::this_thread::yield();
   }
   return true;
+}
+
+// Whether n on_done callbacks get registered on ctx within kPatience: how a
+// test learns that a thread blocked on ctx (a send, a submit, a wait) has
+// armed its wake-up, before it moves the context's FakeClock.
+inline bool AwaitCallbacks(const Context& ctx, std::size_t n) {
+  return Eventually([&] { return ctx.registered_callbacks() >= n; });
 }
 
 }  // namespace racelab::testing

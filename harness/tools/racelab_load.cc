@@ -31,7 +31,7 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using std::chrono::steady_clock;
 constexpr int kExitUsage = 2;
 
 struct LoadOptions {
@@ -115,9 +115,9 @@ void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& ne
       }
       continue;
     }
-    const auto start = Clock::now();
+    const auto start = steady_clock::now();
     racelab::http::ClientResult r = client.Get(path);
-    const std::chrono::duration<double, std::milli> took = Clock::now() - start;
+    const std::chrono::duration<double, std::milli> took = steady_clock::now() - start;
     if (!r.ok()) {
       ++tally.transport_errors;
       if (tally.first_error.empty()) tally.first_error = r.error;
@@ -166,14 +166,14 @@ int main(int argc, char** argv) {
   ThreadCountSampler sampler(o.pid);
   std::atomic<long long> next{0};
   std::vector<ConnectionTally> tallies(static_cast<std::size_t>(o.connections));
-  const auto start = Clock::now();
+  const auto start = steady_clock::now();
   {
     std::vector<std::jthread> threads;
     for (int c = 0; c < o.connections; ++c) {
       threads.emplace_back(DriveConnection, c, std::cref(o), std::ref(next), std::ref(tallies[c]));
     }
   }  // joined
-  const std::chrono::duration<double, std::milli> elapsed = Clock::now() - start;
+  const std::chrono::duration<double, std::milli> elapsed = steady_clock::now() - start;
   sampler.Stop();
 
   ConnectionTally total;

@@ -281,11 +281,9 @@ WaitStatus TokenBucket::wait_n(const Context& ctx, int n) {
 
   Clock::time_point t = clock_.now();
   Duration max_wait = kInfDuration;
-  if (const std::optional<Context::Clock::time_point> deadline = ctx.deadline()) {
-    // The budget is real time; with the real clock, t is that time already.
-    const Clock::time_point real_now =
-        clock_.is_fake() ? std::chrono::steady_clock::now() : t;
-    max_wait = *deadline - real_now;
+  if (const std::optional<Clock::time_point> deadline = ctx.deadline()) {
+    // The budget is on the context's clock; when it is ours, t is its now.
+    max_wait = *deadline - (ctx.clock() == clock_ ? t : ctx.clock().now());
   }
 
   Reservation r;

@@ -216,10 +216,10 @@ SubmitResult WorkerPool::SubmitBlocking(pool_internal::Job& job, const Context& 
                             ? PoolStatus::kDeadlineExceeded
                             : PoolStatus::kCanceled};
   };
-  // Wakes this wait when ctx is canceled; unregistered after space_mu_ is
-  // released (it is declared before the lock).
+  // Wakes this wait when ctx is done, canceled or at its deadline (on time,
+  // whatever clock it reads); unregistered after space_mu_ is released (it
+  // is declared before the lock).
   CallbackHandle wake = ctx.on_done([this] { WakeSubmitters(); });
-  const std::optional<Context::Clock::time_point> deadline = ctx.deadline();
   MutexLock lock(space_mu_);
   for (;;) {
     if (ctx.done()) {
@@ -241,11 +241,7 @@ SubmitResult WorkerPool::SubmitBlocking(pool_internal::Job& job, const Context& 
     auto moved_or_done = [&]() RACELAB_REQUIRES(space_mu_) {
       return space_epoch_ != epoch || ctx.done();
     };
-    if (deadline) {
-      space_.WaitUntil(lock, *deadline, moved_or_done);
-    } else {
-      space_.Wait(lock, moved_or_done);
-    }
+    space_.Wait(lock, moved_or_done);
   }
 }
 
@@ -337,7 +333,7 @@ void WorkerPool::Run(pool_internal::Job& job, JobId id, WorkerCounters& counters
   }
 }
 
-PoolShutdown WorkerPool::shutdown(Context::Clock::time_point deadline) {
+PoolShutdown WorkerPool::shutdown(std::chrono::steady_clock::time_point deadline) {
   for (const std::thread& t : threads_) {
     if (t.get_id() == std::this_thread::get_id()) {
       throw std::logic_error(
@@ -370,7 +366,7 @@ PoolShutdown WorkerPool::shutdown(Context::Clock::time_point deadline) {
   {
     MutexLock lock(mu_);
     auto all_exited = [&]() RACELAB_REQUIRES(mu_) { return live_workers_ == 0; };
-    if (deadline == Context::Clock::time_point::max()) {
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
       changed_.Wait(lock, all_exited);
     } else {
       result.deadline_exceeded = !changed_.WaitUntil(lock, deadline, all_exited);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -132,11 +133,19 @@ TEST(FakeClockTest, SleepUntilReturnsFalseWhenTheContextIsCanceled) {
   EXPECT_EQ(fake.sleepers(), 0);
 }
 
-TEST(FakeClockTest, SleepUntilReturnsFalseWhenTheRealDeadlinePasses) {
+TEST(FakeClockTest, SleepUntilReturnsFalseWhenTheContextDeadlineComesFirst) {
   FakeClock fake(kT0);
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50));
-  EXPECT_FALSE(fake.clock().sleep_until(ctx, kT0 + hours(1)));
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50), fake.clock());
+  auto sleeper = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-sleeper");
+    return fake.clock().sleep_until(ctx, kT0 + hours(1));
+  });
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
+  fake.advance(milliseconds(50));
+  ASSERT_EQ(sleeper.wait_for(kPatience), std::future_status::ready);
+  EXPECT_FALSE(sleeper.get());
   EXPECT_EQ(ctx.err(), ContextErr::kDeadlineExceeded);
+  EXPECT_EQ(fake.now(), kT0 + milliseconds(50));
 }
 
 TEST(FakeClockTest, AwaitSleepersTimesOutWhenNobodySleeps) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <cmath>
 #include <thread>
 #include <vector>
@@ -396,11 +397,11 @@ TEST(TokenBucketTest, WaitFailsAtOnceWhenDeadlineTooShort) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 3, fake.clock());
   ASSERT_TRUE(bucket.allow_n(kT0, 2));
-  // Three tokens need 200 ms more; the context has 50 ms of real time.
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50));
+  // Three tokens need 200 ms more; the context has 50 ms.
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50), fake.clock());
   const WaitStatus s = bucket.wait_n(ctx, 3);
   EXPECT_EQ(s.code, WaitCode::kExceedsDeadline);
-  EXPECT_NE(s.message.find("wait_n(n=3) would exceed the context deadline: needs 200ms"),
+  EXPECT_NE(s.message.find("wait_n(n=3) would exceed the context deadline: needs 200ms, 50ms left"),
             std::string::npos)
       << s.message;
   EXPECT_NEAR(bucket.tokens(), 1, 1e-9);  // nothing taken
@@ -494,10 +495,19 @@ TEST(TokenBucketTest, WaitDeadlinePassingWhileWaitingGivesTokensBack) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 1, fake.clock());
   ASSERT_TRUE(bucket.allow());
-  // 100 ms of fake time fits in 300 ms of real time, but the fake clock
-  // never moves: the real deadline passes first.
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(300));
-  const WaitStatus s = bucket.wait(ctx);
+  // The token comes in 100 ms of the bucket's clock, within the context's
+  // 300 ms; but the context's clock is another one, and it gets there
+  // first.
+  FakeClock ctx_clock(kT0);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(300), ctx_clock.clock());
+  auto waiter = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-waiter");
+    return bucket.wait(ctx);
+  });
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
+  ctx_clock.advance(milliseconds(300));
+  ASSERT_EQ(waiter.wait_for(kPatience), std::future_status::ready);
+  const WaitStatus s = waiter.get();
   EXPECT_EQ(s.code, WaitCode::kDeadlineExceeded) << s.message;
   EXPECT_NEAR(bucket.tokens(), 0, 1e-9);  // the reserved token came back
   EXPECT_EQ(fake.sleepers(), 0);

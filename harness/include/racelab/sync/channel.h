@@ -187,12 +187,9 @@ class Channel {
       cv.Wait(lock, ready);
       return true;
     }
-    auto ready_or_done = [&]() RACELAB_REQUIRES(mu_) { return ready() || ctx->done(); };
-    if (const auto deadline = ctx->deadline()) {
-      cv.WaitUntil(lock, *deadline, ready_or_done);
-    } else {
-      cv.Wait(lock, ready_or_done);
-    }
+    // The caller's on_done callback wakes cv when ctx is done, canceled or
+    // at its deadline (on time, whatever clock ctx reads).
+    cv.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return ready() || ctx->done(); });
     return ready();
   }
 

@@ -184,9 +184,8 @@ class TokenBucket {
   // the tokens would come only after ctx's deadline. Otherwise waits on ctx
   // (never a plain sleep); if ctx is done first, gives the tokens back
   // (Reservation::cancel_at) and returns kCanceled / kDeadlineExceeded.
-  // A deadline is compared with the real time left (steady_clock), the
-  // delay with the bucket's clock; they are the same clock unless a test
-  // injects a FakeClock.
+  // The time left before ctx's deadline is read on ctx.clock(), the delay
+  // on the bucket's clock; a test gives both the same FakeClock.
   WaitStatus wait_n(const Context& ctx, int n) RACELAB_EXCLUDES(mu_);
 
   // set_limit_at(clock now, limit).

@@ -305,7 +305,7 @@ class WorkerPool {
   // call's result (later callers wait for it).
   // Throws: std::logic_error if called from one of this pool's workers.
   PoolShutdown shutdown(
-      Context::Clock::time_point deadline = Context::Clock::time_point::max());
+      std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
 
   // A relaxed snapshot of the counters.
   PoolStats stats() const;
