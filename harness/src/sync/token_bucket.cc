@@ -74,8 +74,7 @@ std::string Printf(const char* format, auto... args) {
 WaitStatus FromContext(const Context& ctx, int n) {
   const ContextErr err = ctx.err();
   WaitStatus status;
-  status.code = err == ContextErr::kDeadlineExceeded ? WaitCode::kDeadlineExceeded
-                                                      : WaitCode::kCanceled;
+  status.code = StatusFor<WaitCode>(err);
   const std::string_view what =
       err == ContextErr::kNone ? std::string_view("context canceled") : ToString(err);
   status.message = Printf("wait_n(n=%d): ", n);

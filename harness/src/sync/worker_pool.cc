@@ -106,8 +106,7 @@ WorkerPool::~WorkerPool() { shutdown(); }
 SubmitResult WorkerPool::Submit(pool_internal::Job& job, const Context* ctx) {
   if (ctx != nullptr && ctx->done()) {
     CountRejected();
-    return {ctx->err() == ContextErr::kDeadlineExceeded ? PoolStatus::kDeadlineExceeded
-                                                        : PoolStatus::kCanceled};
+    return {StatusFor<PoolStatus>(ctx->err())};
   }
   JobId id = 0;
   const PoolStatus s = TryEnqueue(job, &id);
@@ -211,11 +210,6 @@ void WorkerPool::WakeSubmitters() {
 }
 
 SubmitResult WorkerPool::SubmitBlocking(pool_internal::Job& job, const Context& ctx) {
-  auto from_ctx = [&ctx] {
-    return SubmitResult{ctx.err() == ContextErr::kDeadlineExceeded
-                            ? PoolStatus::kDeadlineExceeded
-                            : PoolStatus::kCanceled};
-  };
   // Wakes this wait when ctx is done, canceled or at its deadline (on time,
   // whatever clock it reads); unregistered after space_mu_ is released (it
   // is declared before the lock).
@@ -224,7 +218,7 @@ SubmitResult WorkerPool::SubmitBlocking(pool_internal::Job& job, const Context& 
   for (;;) {
     if (ctx.done()) {
       CountRejected();
-      return from_ctx();
+      return {StatusFor<PoolStatus>(ctx.err())};
     }
     const std::uint64_t epoch = space_epoch_;
     // Register first, then re-check (Dekker with TryDequeue): either our

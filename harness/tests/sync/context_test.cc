@@ -42,6 +42,12 @@ TEST(ContextTest, ToStringUsesGoTexts) {
   EXPECT_EQ(ToString(ContextErr::kDeadlineExceeded), "context deadline exceeded");
 }
 
+TEST(ContextTest, StatusForMapsWhyAContextIsDone) {
+  enum class OpStatus { kOk, kCanceled, kDeadlineExceeded };
+  EXPECT_EQ(StatusFor<OpStatus>(ContextErr::kCanceled), OpStatus::kCanceled);
+  EXPECT_EQ(StatusFor<OpStatus>(ContextErr::kDeadlineExceeded), OpStatus::kDeadlineExceeded);
+}
+
 TEST(ContextTest, BackgroundIsNeverDone) {
   Context bg = Context::Background();
   EXPECT_FALSE(bg.done());

@@ -169,8 +169,7 @@ class Channel {
 
  private:
   static ChanStatus FromContext(const Context& ctx) {
-    return ctx.err() == ContextErr::kDeadlineExceeded ? ChanStatus::kDeadlineExceeded
-                                                      : ChanStatus::kCanceled;
+    return StatusFor<ChanStatus>(ctx.err());
   }
 
   // Room for one more value: capacity N buffers N; a rendezvous holds the

@@ -85,6 +85,15 @@ enum class ContextErr { kNone, kCanceled, kDeadlineExceeded };
 // "", "context canceled", "context deadline exceeded" (Go's texts).
 std::string_view ToString(ContextErr err);
 
+// Why an operation that watched a context gave up, in the status enum E of
+// that operation (ChanStatus, PoolStatus, WaitCode): E::kDeadlineExceeded
+// when the deadline passed, E::kCanceled otherwise.
+// Requires: err != kNone (the context is done).
+template <typename E>
+constexpr E StatusFor(ContextErr err) {
+  return err == ContextErr::kDeadlineExceeded ? E::kDeadlineExceeded : E::kCanceled;
+}
+
 class CancelFunc;
 namespace context_internal {
 class State;
