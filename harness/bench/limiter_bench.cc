@@ -91,7 +91,7 @@ std::string_view KeyOf(int i, char (&buf)[16]) {
 
 KeyedLimiterOptions KeyedOptions() {
   KeyedLimiterOptions o;
-  o.default_tier = {1e9, 1'000'000'000};  // never denies
+  o.limits = {1e9, 1'000'000'000};  // never denies
   o.max_keys = kKeys;
   return o;
 }

@@ -1,12 +1,12 @@
 // client_ip: strict address parsing, CIDR blocks, and which address is the
 // client when proxies (trusted or not) and forwarding headers are involved.
-#include "racelab/sync/client_ip.h"
+#include "racelab/http/client_ip.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace racelab {
+namespace racelab::http {
 namespace {
 
 using namespace std::string_literals;
@@ -211,4 +211,4 @@ TEST(ClientIpTest, UnparseablePeerIsReturnedAsGiven) {
 }
 
 }  // namespace
-}  // namespace racelab
+}  // namespace racelab::http

@@ -1,4 +1,4 @@
-#include "racelab/sync/client_ip.h"
+#include "racelab/http/client_ip.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace racelab {
+namespace racelab::http {
 
 namespace {
 
@@ -192,4 +192,4 @@ std::string ClientIpKey(std::string_view peer, const ForwardedHeaders& headers,
   return client ? client->ToString() : std::string(peer);
 }
 
-}  // namespace racelab
+}  // namespace racelab::http
