@@ -11,6 +11,14 @@
 // answer: a client that gave up. With --pid, a sampler thread reads that
 // process's thread count from /proc during the run and reports the peak.
 //
+// The JSON has the totals ("requests" answered, "status" counts,
+// "transport_errors", "disconnects", latencies, "elapsed_ms",
+// "peak_threads", "first_error") and the same counts per path, so that a
+// caller can check an invariant such as "GET /stats says as many hits as
+// /hit got 200s":
+//   "paths": {"/hit": {"requests": 500, "status": {"200": 500},
+//                      "transport_errors": 0, "disconnects": 0}, ...}
+//
 // Exit status: 0 when it ran (whatever the server answered), 2 on a usage
 // error or when no connection could be made at all.
 #include <CLI/CLI.hpp>
@@ -45,14 +53,46 @@ struct LoadOptions {
   long long timeout_ms = 10'000;
 };
 
-// What one connection's thread saw; merged after all threads are joined.
-struct ConnectionTally {
-  long long completed = 0;
+// Counts of requests, for one path or for all.
+struct Counts {
+  long long completed = 0;  // answered, any status
   long long transport_errors = 0;
   long long disconnects = 0;
   std::map<int, long long> by_status;
+
+  void Add(const Counts& other) {
+    completed += other.completed;
+    transport_errors += other.transport_errors;
+    disconnects += other.disconnects;
+    for (const auto& [status, n] : other.by_status) by_status[status] += n;
+  }
+
+  // {"requests": N, "status": {"200": N, ...}, "transport_errors": N,
+  // "disconnects": N}: the keys of the totals, which keep their order.
+  boost::json::object ToJson() const {
+    boost::json::object status;
+    for (const auto& [code, n] : by_status) status[std::to_string(code)] = n;
+    return {{"requests", completed},
+            {"status", std::move(status)},
+            {"transport_errors", transport_errors},
+            {"disconnects", disconnects}};
+  }
+};
+
+// What one connection's thread saw; merged after all threads are joined.
+struct ConnectionTally {
+  Counts total;
+  std::map<std::string, Counts> by_path;
   std::vector<double> latency_ms;
   std::string first_error;
+
+  // Counts one request to `path`: `update` bumps the fields of both the
+  // total and the path's counts.
+  template <typename Update>
+  void Count(const std::string& path, Update update) {
+    update(total);
+    update(by_path[path]);
+  }
 };
 
 // Samples the thread count of `pid` until stopped; Peak() after Stop().
@@ -108,9 +148,9 @@ void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& ne
     const std::string& path = o.paths[static_cast<std::size_t>(i) % o.paths.size()];
     if (IsHangUp(i, o)) {
       if (std::string err = client.SendAndHangUp(path); err.empty()) {
-        ++tally.disconnects;
+        tally.Count(path, [](Counts& c) { ++c.disconnects; });
       } else {
-        ++tally.transport_errors;
+        tally.Count(path, [](Counts& c) { ++c.transport_errors; });
         if (tally.first_error.empty()) tally.first_error = err;
       }
       continue;
@@ -119,12 +159,14 @@ void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& ne
     racelab::http::ClientResult r = client.Get(path);
     const std::chrono::duration<double, std::milli> took = steady_clock::now() - start;
     if (!r.ok()) {
-      ++tally.transport_errors;
+      tally.Count(path, [](Counts& c) { ++c.transport_errors; });
       if (tally.first_error.empty()) tally.first_error = r.error;
       continue;
     }
-    ++tally.completed;
-    ++tally.by_status[r.status];
+    tally.Count(path, [&](Counts& c) {
+      ++c.completed;
+      ++c.by_status[r.status];
+    });
     tally.latency_ms.push_back(took.count());
   }
 }
@@ -177,30 +219,27 @@ int main(int argc, char** argv) {
   sampler.Stop();
 
   ConnectionTally total;
+  for (const std::string& path : o.paths) total.by_path[path];  // every path, even unsent
   for (ConnectionTally& t : tallies) {
-    total.completed += t.completed;
-    total.transport_errors += t.transport_errors;
-    total.disconnects += t.disconnects;
-    for (const auto& [status, n] : t.by_status) total.by_status[status] += n;
+    total.total.Add(t.total);
+    for (const auto& [path, counts] : t.by_path) total.by_path[path].Add(counts);
     total.latency_ms.insert(total.latency_ms.end(), t.latency_ms.begin(), t.latency_ms.end());
     if (total.first_error.empty()) total.first_error = t.first_error;
   }
   std::sort(total.latency_ms.begin(), total.latency_ms.end());
 
-  boost::json::object status;
-  for (const auto& [code, n] : total.by_status) status[std::to_string(code)] = n;
-  boost::json::object out{
-      {"requests", total.completed},
-      {"status", std::move(status)},
-      {"transport_errors", total.transport_errors},
-      {"disconnects", total.disconnects},
+  boost::json::object paths;
+  for (const auto& [path, counts] : total.by_path) paths[path] = counts.ToJson();
+  boost::json::object out = total.total.ToJson();
+  out.insert({
       {"latency_ms",
        {{"p50", Percentile(total.latency_ms, 0.50)},
         {"p90", Percentile(total.latency_ms, 0.90)},
         {"p99", Percentile(total.latency_ms, 0.99)},
         {"max", total.latency_ms.empty() ? 0.0 : total.latency_ms.back()}}},
       {"elapsed_ms", elapsed.count()},
-  };
+      {"paths", std::move(paths)},
+  });
   if (auto peak = sampler.Peak()) {
     out["peak_threads"] = *peak;
   } else {
@@ -209,7 +248,8 @@ int main(int argc, char** argv) {
   out["first_error"] = total.first_error.empty() ? boost::json::value(nullptr) : boost::json::value(total.first_error);
   std::printf("%s\n", boost::json::serialize(out).c_str());
 
-  if (total.completed == 0 && total.disconnects == 0 && total.transport_errors > 0) {
+  const Counts& all = total.total;
+  if (all.completed == 0 && all.disconnects == 0 && all.transport_errors > 0) {
     std::fprintf(stderr, "racelab-load: no request got through: %s\n", total.first_error.c_str());
     return kExitUsage;
   }
