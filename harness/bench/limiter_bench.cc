@@ -4,7 +4,6 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-
 #include <random>
 #include <string>
 #include <string_view>

@@ -111,7 +111,9 @@ class ThreadCountSampler {
     wake_.NotifyAll();
     if (thread_.joinable()) thread_.join();
   }
-  std::optional<int> Peak() const { return pid_ > 0 ? std::optional<int>(peak_.load()) : std::nullopt; }
+  std::optional<int> Peak() const {
+    return pid_ > 0 ? std::optional<int>(peak_.load()) : std::nullopt;
+  }
 
  private:
   void Loop() RACELAB_EXCLUDES(mu_) {
@@ -121,7 +123,8 @@ class ThreadCountSampler {
       const int n = racelab::CountThreads(pid_);
       if (n > peak_.load()) peak_.store(n);
       // A periodic sample, woken early by Stop(): not coordination by sleep.
-      if (wake_.WaitFor(lock, std::chrono::milliseconds(2), [this]() RACELAB_REQUIRES(mu_) { return stop_; })) {
+      if (wake_.WaitFor(lock, std::chrono::milliseconds(2),
+                        [this]() RACELAB_REQUIRES(mu_) { return stop_; })) {
         return;
       }
     }
@@ -141,7 +144,8 @@ bool IsHangUp(long long i, const LoadOptions& o) {
   return (i + 1) % stride == 0 && (i + 1) / stride <= o.disconnects;
 }
 
-void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& next, ConnectionTally& tally) {
+void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& next,
+                     ConnectionTally& tally) {
   racelab::SetCurrentThreadName("rl-load-" + std::to_string(index));
   racelab::http::Client client(o.host, o.port, std::chrono::milliseconds(o.timeout_ms));
   for (long long i = next.fetch_add(1); i < o.requests; i = next.fetch_add(1)) {
@@ -192,7 +196,8 @@ int main(int argc, char** argv) {
   app.add_option("--disconnects", o.disconnects, "requests whose client hangs up before the answer")
       ->check(CLI::Range(0LL, 1LL << 40));
   app.add_option("--pid", o.pid, "process whose peak thread count to sample");
-  app.add_option("--timeout-ms", o.timeout_ms, "deadline of each request")->check(CLI::Range(1LL, 3'600'000LL));
+  app.add_option("--timeout-ms", o.timeout_ms, "deadline of each request")
+      ->check(CLI::Range(1LL, 3'600'000LL));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -245,7 +250,8 @@ int main(int argc, char** argv) {
   } else {
     out["peak_threads"] = nullptr;
   }
-  out["first_error"] = total.first_error.empty() ? boost::json::value(nullptr) : boost::json::value(total.first_error);
+  out["first_error"] = total.first_error.empty() ? boost::json::value(nullptr)
+                                                 : boost::json::value(total.first_error);
   std::printf("%s\n", boost::json::serialize(out).c_str());
 
   const Counts& all = total.total;

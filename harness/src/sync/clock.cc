@@ -73,8 +73,7 @@ class FakeState : public std::enable_shared_from_this<FakeState> {
     return sleepers_;
   }
 
-  bool AwaitSleepers(int n, std::chrono::nanoseconds real_timeout) const
-      RACELAB_EXCLUDES(mu_) {
+  bool AwaitSleepers(int n, std::chrono::nanoseconds real_timeout) const RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     return changed_.WaitFor(lock, real_timeout,
                             [&]() RACELAB_REQUIRES(mu_) { return sleepers_ >= n; });

@@ -17,12 +17,9 @@ namespace racelab {
 
 std::string_view ToString(ContextErr err) {
   switch (err) {
-    case ContextErr::kNone:
-      return "";
-    case ContextErr::kCanceled:
-      return "context canceled";
-    case ContextErr::kDeadlineExceeded:
-      return "context deadline exceeded";
+    case ContextErr::kNone: return "";
+    case ContextErr::kCanceled: return "context canceled";
+    case ContextErr::kDeadlineExceeded: return "context deadline exceeded";
   }
   return "context error (unknown)";
 }
@@ -194,9 +191,8 @@ class State : public std::enable_shared_from_this<State> {
       return;
     }
     MutexLock lock(mu_);
-    changed_.Wait(lock, [this] {
-      return err_.load(std::memory_order_acquire) != ContextErr::kNone;
-    });
+    changed_.Wait(lock,
+                  [this] { return err_.load(std::memory_order_acquire) != ContextErr::kNone; });
   }
 
   // Registers fn; returns its id, or 0 if the context is done already (fn
@@ -350,10 +346,10 @@ class State : public std::enable_shared_from_this<State> {
     if (first_error) std::rethrow_exception(first_error);
   }
 
-  const std::shared_ptr<State> parent_;                // null: child of Background
-  const std::optional<Clock::time_point> deadline_;    // effective (min with parent's)
-  const Clock clock_;                                  // deadline_ is an instant of it
-  const std::uint64_t serial_;                         // makes the timer key unique
+  const std::shared_ptr<State> parent_;              // null: child of Background
+  const std::optional<Clock::time_point> deadline_;  // effective (min with parent's)
+  const Clock clock_;                                // deadline_ is an instant of it
+  const std::uint64_t serial_;                       // makes the timer key unique
   // The verdict, set once (compare-exchange from kNone), by Cancel() under
   // mu_ or by the first observer of a passed deadline. Atomic so done() is
   // one load; mutable because observing a deadline records it.
@@ -362,8 +358,8 @@ class State : public std::enable_shared_from_this<State> {
   mutable Mutex mu_;
   // Notified when err_ is set by Cancel() and when a callback finishes.
   mutable CondVar changed_;
-  bool fired_ RACELAB_GUARDED_BY(mu_) = false;   // Cancel() ran (callbacks taken)
-  bool armed_ RACELAB_GUARDED_BY(mu_) = false;   // in Timers, or on the fake clock
+  bool fired_ RACELAB_GUARDED_BY(mu_) = false;            // Cancel() ran (callbacks taken)
+  bool armed_ RACELAB_GUARDED_BY(mu_) = false;            // in Timers, or on the fake clock
   std::uint64_t fake_timer_ RACELAB_GUARDED_BY(mu_) = 0;  // the fake clock's timer id
   std::string cause_ RACELAB_GUARDED_BY(mu_);
   std::map<std::uint64_t, std::function<void()>> callbacks_ RACELAB_GUARDED_BY(mu_);

@@ -71,8 +71,7 @@ struct KeyedLimiter::Entry {
   // be). Else sets *wait to the time until it will be.
   bool Forgettable(Clock::time_point t, Clock::duration idle_ttl, Clock::duration* wait) {
     const Clock::duration idle = t - last_seen;
-    const Clock::duration to_full =
-        TimeToFull(bucket.tokens_at(std::max(t, last_seen)), limits);
+    const Clock::duration to_full = TimeToFull(bucket.tokens_at(std::max(t, last_seen)), limits);
     if (idle >= idle_ttl || to_full == Clock::duration::zero()) return true;
     *wait = std::min(idle_ttl - idle, to_full);
     return false;
@@ -224,8 +223,7 @@ struct alignas(64) KeyedLimiter::Shard {
     });
   }
 
-  std::size_t EvictStale(Clock::time_point now, Clock::duration idle_ttl)
-      RACELAB_EXCLUDES(mu) {
+  std::size_t EvictStale(Clock::time_point now, Clock::duration idle_ttl) RACELAB_EXCLUDES(mu) {
     MutexLock lock(mu);
     return table.EraseIf([&](const Entry& e) { return now - e.last_seen >= idle_ttl; });
   }
@@ -266,9 +264,7 @@ KeyLimits KeyedLimiter::LimitsFor(std::string_view key) const {
   return Sanitized(options_.limits_for ? options_.limits_for(key) : options_.limits);
 }
 
-Decision KeyedLimiter::allow(std::string_view key) {
-  return allow_at(key, options_.clock.now());
-}
+Decision KeyedLimiter::allow(std::string_view key) { return allow_at(key, options_.clock.now()); }
 
 Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
   if (key.size() > options_.max_key_bytes) {
@@ -297,8 +293,7 @@ Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
     d.limit = limits.limit;
     return d;
   }
-  Entry* e = shard.table.Insert(
-      hash, std::make_unique<Entry>(key, limits, options_.clock, t));
+  Entry* e = shard.table.Insert(hash, std::make_unique<Entry>(key, limits, options_.clock, t));
   return Shard::Take(*e, t);
 }
 
@@ -325,8 +320,8 @@ std::size_t KeyedLimiter::size() const { return entries_.load(std::memory_order_
 void KeyedLimiter::CleanupLoop() {
   SetCurrentThreadName("rl-keyed-gc");
   // Capped so that now + interval cannot overflow.
-  const auto interval = std::min<std::chrono::nanoseconds>(options_.cleanup_interval,
-                                                           std::chrono::hours(24));
+  const auto interval =
+      std::min<std::chrono::nanoseconds>(options_.cleanup_interval, std::chrono::hours(24));
   for (;;) {
     {
       MutexLock lock(stop_mu_);

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
-#include <vector>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <thread>
 #include <tuple>
+#include <vector>
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/mutex.h"
@@ -105,7 +105,7 @@ class WorkerPool::Impl {
   }
   void CountRejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }
 
-  const std::size_t cap_;   // jobs accepted and not yet taken, at most
+  const std::size_t cap_;  // jobs accepted and not yet taken, at most
   // Slots in the ring: cap_, but at least 2 (with one slot, "filled at
   // lap n" and "free for lap n+1" would carry the same sequence number).
   const std::size_t ring_;
@@ -113,8 +113,8 @@ class WorkerPool::Impl {
   const std::size_t space_threshold_;  // wake submitters once this many slots are free
   const RetryPolicy retry_;
   const std::function<void(const JobFailure&)> on_failure_;
-  Context ctx_;         // set by the constructor, before any worker starts
-  CancelFunc cancel_;   // likewise
+  Context ctx_;        // set by the constructor, before any worker starts
+  CancelFunc cancel_;  // likewise
   std::unique_ptr<pool_internal::Slot[]> slots_;
   std::unique_ptr<WorkerCounters[]> counters_;
 
@@ -190,7 +190,6 @@ WorkerPool::Impl::Impl(Options options)
     throw;
   }
 }
-
 
 SubmitResult WorkerPool::Impl::Submit(pool_internal::Job& job, const Context* ctx) {
   if (ctx != nullptr && ctx->done()) {

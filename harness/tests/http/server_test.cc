@@ -22,9 +22,9 @@ namespace racelab::http {
 namespace {
 
 using racelab::testing::kPatience;
+using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using std::chrono::milliseconds;
 
 // A plain TCP connection, for sending what no well-behaved client would.
 class RawConnection {
@@ -53,7 +53,8 @@ class RawConnection {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (true) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return out;
       pollfd p{fd_, POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
@@ -90,7 +91,8 @@ class ServerTest : public ::testing::Test {
   }
   static Router HelloRouter() {
     Router router;
-    router.Get("/hello", [](const Request&, RequestContext&) { return Response::Text(200, "hello\n"); });
+    router.Get("/hello",
+               [](const Request&, RequestContext&) { return Response::Text(200, "hello\n"); });
     return router;
   }
 
@@ -151,7 +153,8 @@ TEST_F(ServerTest, BodyOverLimitAnswers413) {
   options.body_limit = 1024;
   Start(HelloRouter(), options);
   RawConnection raw(port_);
-  raw.Send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" + std::string(4096, 'b'));
+  raw.Send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
+           std::string(4096, 'b'));
   const std::string reply = raw.ReadUntilClosed();
   EXPECT_THAT(reply, StartsWith("HTTP/1.1 413"));
   EXPECT_TRUE(raw.closed());
@@ -162,8 +165,8 @@ TEST_F(ServerTest, MalformedRequestAnswers400AndClosesConnection) {
   Start(HelloRouter());
   const std::vector<std::string> garbage_inputs = {
       "THIS IS NOT HTTP\r\n\r\n", "GET /hello HTTP/9.9\r\n\r\n",
-        "GET /hello HTTP/1.1\r\nBad Header Line\r\n\r\n",
-        "POST /hello HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+      "GET /hello HTTP/1.1\r\nBad Header Line\r\n\r\n",
+      "POST /hello HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
       std::string("GET /\0 HTTP/1.1\r\n\r\n", 20)};
   for (const std::string& garbage : garbage_inputs) {
     RawConnection raw(port_);
@@ -199,7 +202,8 @@ TEST_F(ServerTest, SlowClientIsDisconnectedAfterReadTimeout) {
 
 TEST_F(ServerTest, ThrowingHandlerAnswers500AndServerLivesOn) {
   Router router;
-  router.Get("/boom", [](const Request&, RequestContext&) -> Response { throw std::runtime_error("boom"); });
+  router.Get("/boom",
+             [](const Request&, RequestContext&) -> Response { throw std::runtime_error("boom"); });
   Start(std::move(router));
   Client client("127.0.0.1", port_);
   EXPECT_EQ(client.Get("/boom").status, 500);
@@ -246,7 +250,8 @@ TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
   server_->OnShutdown([&] { draining.set_value(); });
   port_ = server_->Start();
 
-  auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/slow"); });
+  auto in_flight =
+      std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/slow"); });
   ASSERT_EQ(entered.get_future().wait_for(kPatience), std::future_status::ready);
   auto shutdown = std::async(std::launch::async, [this] { return server_->Shutdown(); });
   ASSERT_EQ(draining.get_future().wait_for(kPatience), std::future_status::ready);
@@ -295,7 +300,8 @@ TEST_F(ServerTest, DrainDeadlineCancelsTheRequestContext) {
   options.cancel_grace = kPatience;
   Start(std::move(router), options);
 
-  auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/stubborn"); });
+  auto in_flight = std::async(std::launch::async,
+                              [this] { return Client("127.0.0.1", port_).Get("/stubborn"); });
   ASSERT_EQ(entered.get_future().wait_for(kPatience), std::future_status::ready);
   EXPECT_EQ(server_->Shutdown(), ServerShutdown::kCancelled);
   EXPECT_TRUE(saw_cancel.get_future().get());

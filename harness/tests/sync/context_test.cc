@@ -384,7 +384,9 @@ TEST(ContextTest, StopPreventsTheCallback) {
 TEST(ContextTest, DestroyingTheHandlePreventsTheCallback) {
   auto [ctx, cancel] = WithCancel(Context::Background());
   bool ran = false;
-  { CallbackHandle h = ctx.on_done([&] { ran = true; }); }
+  {
+    CallbackHandle h = ctx.on_done([&] { ran = true; });
+  }
   cancel();
   EXPECT_FALSE(ran);
 }
@@ -517,8 +519,10 @@ TEST(ContextTest, StressConcurrentRegisterStopAndCancel) {
         for (int i = 0; i < kPerThread; ++i) {
           const int slot = t * kPerThread + i;
           CallbackHandle h = ctx.on_done([&runs, slot] { runs[slot].fetch_add(1); });
-          if (i % 2 == 0) prevented[slot] = h.stop() ? 1 : 0;
-          else kept[t].push_back(std::move(h));
+          if (i % 2 == 0)
+            prevented[slot] = h.stop() ? 1 : 0;
+          else
+            kept[t].push_back(std::move(h));
           if (t == 0 && i == kPerThread / 2) cancel();
         }
       });
@@ -553,8 +557,10 @@ TEST(ContextTest, StressTreeCancelledFromManyThreads) {
         go.arrive_and_wait();
         for (int i = 0; i < 50; ++i) {
           const auto& node = nodes[rng() % nodes.size()];
-          if (i % 3 == 0) node.second("t" + std::to_string(t));
-          else late[t].push_back(WithCancel(node.first));
+          if (i % 3 == 0)
+            node.second("t" + std::to_string(t));
+          else
+            late[t].push_back(WithCancel(node.first));
         }
         if (t == 0) nodes[0].second("root");
       });

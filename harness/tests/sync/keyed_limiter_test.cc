@@ -117,8 +117,8 @@ TEST(KeyedLimiterTest, LimitsForGivesEachNewKeyItsLimitsOnce) {
 TEST(KeyedLimiterTest, LimitsForRunsOutsideTheShardLock) {
   Mutex mu;
   CondVar cv;
-  bool resolving = false;   // guarded by mu (test-local)
-  bool fast_done = false;   // guarded by mu
+  bool resolving = false;  // guarded by mu (test-local)
+  bool fast_done = false;  // guarded by mu
   bool slow_released = false;
   KeyedLimiterOptions o = Options();  // one shard
   o.limits_for = [&](std::string_view key) {
@@ -218,7 +218,7 @@ TEST(KeyedLimiterTest, AtCapNewKeyTakesTheSlotOfAFullLeastRecentKey) {
   const TimePoint t1 = kT0 + seconds(1);            // a full, b at 1
   EXPECT_TRUE(limiter.allow_at("c", t1).allowed);   // evicts a
   EXPECT_EQ(limiter.size(), 2u);
-  const Decision b = limiter.allow_at("b", t1);     // b was remembered
+  const Decision b = limiter.allow_at("b", t1);  // b was remembered
   EXPECT_TRUE(b.allowed);
   EXPECT_EQ(b.remaining, 0);
   // Now c (1 token left) is the least recent and not full: a must wait.
@@ -346,7 +346,7 @@ TEST(KeyedLimiterTest, CleanupThreadIsNamedAndJoinedAtOnceOnDestruction) {
     EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before + 1);
   }
   EXPECT_LT(std::chrono::steady_clock::now() - start, kPatience);  // not 1 h
-  EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before);  // joined, not leaked
+  EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before);             // joined, not leaked
 }
 
 TEST(KeyedLimiterTest, NoCleanupThreadWhenIntervalIsZero) {

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <future>
 #include <cmath>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -70,28 +70,47 @@ TEST(TokenBucketTest, StartsFull) {
 
 TEST(TokenBucketTest, BurstOneAllowsOneEventPerInterval) {
   TokenBucket bucket(10, 1);
-  Walk(bucket, {{0, 1, true}, {0, 1, false}, {0, 1, false},
-                {1, 1, true}, {1, 1, false}, {1, 1, false},
+  Walk(bucket, {{0, 1, true},
+                {0, 1, false},
+                {0, 1, false},
+                {1, 1, true},
+                {1, 1, false},
+                {1, 1, false},
                 {2, 2, false},  // n above burst never fits
-                {2, 1, true}, {2, 1, false}});
+                {2, 1, true},
+                {2, 1, false}});
 }
 
 TEST(TokenBucketTest, BurstThreeRefillsOneTokenPerInterval) {
   TokenBucket bucket(10, 3);
-  Walk(bucket, {{0, 2, true}, {0, 2, false}, {0, 1, true}, {0, 1, false},
-                {1, 4, false}, {2, 1, true}, {3, 1, true}, {4, 1, true},
-                {4, 1, true}, {4, 1, false}, {4, 1, false},
-                {9, 3, true}, {9, 0, true}});
+  Walk(bucket, {{0, 2, true},
+                {0, 2, false},
+                {0, 1, true},
+                {0, 1, false},
+                {1, 4, false},
+                {2, 1, true},
+                {3, 1, true},
+                {4, 1, true},
+                {4, 1, true},
+                {4, 1, false},
+                {4, 1, false},
+                {9, 3, true},
+                {9, 0, true}});
 }
 
 TEST(TokenBucketTest, JumpingBackwardsRefillsNothing) {
   TokenBucket bucket(10, 3);
   Walk(bucket, {{1, 1, true},  // start at t1
                 {0, 1, true},  // back to t0: two tokens remain
-                {0, 1, true}, {0, 1, false}, {0, 1, false},
+                {0, 1, true},
+                {0, 1, false},
+                {0, 1, false},
                 {1, 1, true},  // one interval after t0
-                {1, 1, false}, {1, 1, false},
-                {2, 1, true}, {2, 1, false}, {2, 1, false}});
+                {1, 1, false},
+                {1, 1, false},
+                {2, 1, true},
+                {2, 1, false},
+                {2, 1, false}});
 }
 
 TEST(TokenBucketTest, BurstZeroAllowsNothing) {
@@ -170,7 +189,7 @@ TEST(TokenBucketTest, TakeReportsTokensLeftAndWaitWhenDenied) {
   EXPECT_NEAR(take.tokens, 0, 1e-9);
   EXPECT_NEAR(std::chrono::duration<double>(take.wait).count(), 0.1, 1e-6);
   EXPECT_EQ(bucket.take_n(T(0), 3).wait, TokenBucket::kInfDuration);  // > burst
-  EXPECT_TRUE(bucket.take_n(T(1), 1).allowed);  // the denial took nothing
+  EXPECT_TRUE(bucket.take_n(T(1), 1).allowed);                        // the denial took nothing
 }
 
 // ---- reserve and cancel ---------------------------------------------------
@@ -499,7 +518,8 @@ TEST(TokenBucketTest, WaitDeadlinePassingWhileWaitingGivesTokensBack) {
   // 300 ms; but the context's clock is another one, and it gets there
   // first.
   FakeClock ctx_clock(kT0);
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(300), ctx_clock.clock());
+  const auto [ctx, cancel] =
+      WithTimeout(Context::Background(), milliseconds(300), ctx_clock.clock());
   auto waiter = std::async(std::launch::async, [&, ctx = ctx] {
     SetCurrentThreadName("rl-test-waiter");
     return bucket.wait(ctx);
@@ -531,8 +551,8 @@ TEST(TokenBucketStressTest, ConcurrentAllowAdmitsBurstPlusRateTimesElapsed) {
   constexpr int kThreads = 8;
   constexpr int kBurst = 50;
   constexpr int kSteps = 40;
-  constexpr double kLimit = 100;             // tokens per second
-  constexpr Clock::duration kStep = kD;      // 10 tokens per step
+  constexpr double kLimit = 100;         // tokens per second
+  constexpr Clock::duration kStep = kD;  // 10 tokens per step
   FakeClock fake(kT0);
   TokenBucket bucket(kLimit, kBurst, fake.clock());
   std::atomic<bool> stop{false};
@@ -596,8 +616,7 @@ TEST(TokenBucketStressTest, ConcurrentWaitersRespectTheRate) {
     });
   }
   const auto deadline = std::chrono::steady_clock::now() + kPatience;
-  while (done.load() < kThreads * kPerThread &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (done.load() < kThreads * kPerThread && std::chrono::steady_clock::now() < deadline) {
     if (fake.sleepers() > 0) {
       fake.advance(milliseconds(10));
     } else {
@@ -633,12 +652,8 @@ TEST(TokenBucketStressTest, MixedOperationsStayConsistent) {
             if (j % 2 == 0) r.cancel();
             break;
           }
-          case 1:
-            (void)bucket.allow();
-            break;
-          case 2:
-            bucket.set_limit(j % 3 == 0 ? 500 : 1000);
-            break;
+          case 1: (void)bucket.allow(); break;
+          case 2: bucket.set_limit(j % 3 == 0 ? 500 : 1000); break;
           case 3: {
             const auto [ctx, cancel] = WithCancel(Context::Background());
             cancel();  // a wait that is already over: must take nothing

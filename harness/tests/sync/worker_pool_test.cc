@@ -255,7 +255,8 @@ TEST(WorkerPoolTest, ShutdownPastItsDeadlineReportsJobsThatNeverRan) {
                   first_started.set_value();
                   ctx.wait_for(kPatience);  // runs until shutdown cancels it
                   first_saw.set_value(ctx.err());
-                }).id,
+                })
+                .id,
             1u);
   ASSERT_EQ(first_started.get_future().wait_for(kPatience), std::future_status::ready);
   std::atomic<int> others_ran{0};
@@ -319,7 +320,10 @@ TEST(WorkerPoolTest, JobsGetThePoolContextNeverTheSubmitters) {
   auto [request, cancel_request] = WithCancel(Context::Background());
   std::promise<std::pair<bool, bool>> seen;
   ASSERT_TRUE(pool.submit(
-      [&](const Context& ctx) { seen.set_value({ctx == pool.context(), ctx.done()}); }, request));
+      [&](const Context& ctx) {
+        seen.set_value({ctx == pool.context(), ctx.done()});
+      },
+      request));
   cancel_request();  // the request ends; the job it handed off still runs
   blocker.release();
   auto f = seen.get_future();
@@ -409,12 +413,13 @@ TEST(WorkerPoolTest, RunWithRetryStopsWhenTheContextIsCanceled) {
   auto [ctx, cancel] = WithCancel(Context::Background());
   int attempts = 0;
   int runs = 0;
-  Status err = RunWithRetry(ctx, {.max_attempts = 10, .initial_backoff = 1ms},
-                           [&, cancel = cancel](const Context&) -> Status {
-                             if (++runs == 2) cancel();
-                             return "nope";
-                           },
-                           &attempts);
+  Status err = RunWithRetry(
+      ctx, {.max_attempts = 10, .initial_backoff = 1ms},
+      [&, cancel = cancel](const Context&) -> Status {
+        if (++runs == 2) cancel();
+        return "nope";
+      },
+      &attempts);
   EXPECT_EQ(err, Status("nope"));
   EXPECT_EQ(attempts, 2);
 }
@@ -511,8 +516,10 @@ TEST(WorkerPoolTest, StressEveryAcceptedJobRunsExactlyOnce) {
             if (i % 6 == 2) cancel();
             r = pool.submit(job, ctx);
           }
-          if (r.ok()) accepted[token].fetch_add(1);
-          else total_rejected.fetch_add(1);
+          if (r.ok())
+            accepted[token].fetch_add(1);
+          else
+            total_rejected.fetch_add(1);
         }
       });
     }
@@ -550,15 +557,17 @@ TEST(WorkerPoolTest, StressShutdownRaceLosesNoAcceptedJob) {
         go.arrive_and_wait();
         for (int i = 0; i < kPerProducer; ++i) {
           const int token = p * kPerProducer + i;
-          SubmitResult r = (i % 2 == 0) ? pool.submit([&runs, token] { runs[token].fetch_add(1); })
-                                        : pool.try_submit([&runs, token] { runs[token].fetch_add(1); });
+          SubmitResult r = (i % 2 == 0)
+                               ? pool.submit([&runs, token] { runs[token].fetch_add(1); })
+                               : pool.try_submit([&runs, token] { runs[token].fetch_add(1); });
           if (r.ok()) ids[token] = r.id;
           if (r.status == PoolStatus::kShutdown) break;
         }
       });
     }
     go.arrive_and_wait();
-    PoolShutdown result = pool.shutdown(steady_clock::now() + std::chrono::microseconds(200 * round));
+    PoolShutdown result =
+        pool.shutdown(steady_clock::now() + std::chrono::microseconds(200 * round));
     for (auto& t : producers) t.join();
     std::set<JobId> not_run(result.not_run.begin(), result.not_run.end());
     ASSERT_EQ(not_run.size(), result.not_run.size()) << "an id reported twice";

@@ -84,8 +84,7 @@ class TrustedProxies {
 
   // A list separated by commas and/or whitespace: "10.0.0.0/8, ::1". On the
   // first bad entry returns nullopt and sets *error (if given).
-  static std::optional<TrustedProxies> Parse(std::string_view list,
-                                             std::string* error = nullptr);
+  static std::optional<TrustedProxies> Parse(std::string_view list, std::string* error = nullptr);
 
   // Adds one block. Returns false, adding nothing, if `cidr` is malformed.
   bool add(std::string_view cidr, std::string* error = nullptr);

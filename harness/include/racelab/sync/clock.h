@@ -108,8 +108,7 @@ class Clock {
 class FakeClock {
  public:
   // An arbitrary, non-zero instant, so "unset" and "start" never coincide.
-  static constexpr Clock::time_point kDefaultStart =
-      Clock::time_point(std::chrono::hours(1000));
+  static constexpr Clock::time_point kDefaultStart = Clock::time_point(std::chrono::hours(1000));
 
   explicit FakeClock(Clock::time_point start = kDefaultStart);
   ~FakeClock();

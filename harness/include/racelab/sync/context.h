@@ -123,8 +123,7 @@ class CallbackHandle {
 
  private:
   friend struct context_internal::Access;
-  CallbackHandle(std::shared_ptr<context_internal::State> state,
-                 std::uint64_t id) noexcept
+  CallbackHandle(std::shared_ptr<context_internal::State> state, std::uint64_t id) noexcept
       : state_(std::move(state)), id_(id) {}
 
   // Registration `id_` in `state_`. No state: empty (id_ 0), or a

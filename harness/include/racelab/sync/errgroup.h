@@ -52,7 +52,6 @@
 
 namespace racelab {
 
-
 class ErrGroup {
  public:
   // A group without a context of its own (context() is Background()).

@@ -80,8 +80,8 @@ struct KeyedLimiterOptions {
   // key -> its limits, called once per new key, outside any lock.
   std::function<KeyLimits(std::string_view key)> limits_for;
 
-  std::size_t max_keys = 100'000;    // hard cap on entries (0 refuses all)
-  std::size_t max_key_bytes = 256;   // longer keys are refused, not stored
+  std::size_t max_keys = 100'000;   // hard cap on entries (0 refuses all)
+  std::size_t max_key_bytes = 256;  // longer keys are refused, not stored
   Clock::duration idle_ttl = std::chrono::minutes(10);
   // Real time between cleanup passes; zero or negative: no cleanup thread.
   std::chrono::nanoseconds cleanup_interval = std::chrono::minutes(1);

@@ -47,9 +47,7 @@ class WaitGroup {
   // Adds delta (which may be negative) to the counter; wakes the waiters
   // when it reaches zero.
   // Throws: std::logic_error if the counter would go negative (unchanged).
-  void add(std::int64_t delta = 1) RACELAB_EXCLUDES(mu_) {
-    Change(delta, /*is_done=*/false);
-  }
+  void add(std::int64_t delta = 1) RACELAB_EXCLUDES(mu_) { Change(delta, /*is_done=*/false); }
 
   // One task finished: add(-1).
   // Throws: std::logic_error if the counter is zero (unchanged).
@@ -72,8 +70,7 @@ class WaitGroup {
   // true if zero.
   bool wait_until(std::chrono::steady_clock::time_point deadline) const RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    return zero_.WaitUntil(lock, deadline,
-                           [this]() RACELAB_REQUIRES(mu_) { return count_ == 0; });
+    return zero_.WaitUntil(lock, deadline, [this]() RACELAB_REQUIRES(mu_) { return count_ == 0; });
   }
 
   // Blocks until the counter is zero (returns ContextErr::kNone) or ctx is

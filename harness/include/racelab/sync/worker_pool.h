@@ -34,9 +34,9 @@
 // shutdown from one of the pool's own workers, which would wait for itself).
 //
 // Design (why it is fast): the queue is a fixed ring of slots
-// (internal/worker_pool_ring.h), each holding
-// a move-only job in 48 bytes of inline storage (no heap allocation per job
-// for small callables) and a sequence number (Vyukov's bounded MPMC queue):
+// (internal/worker_pool_ring.h), each holding a move-only job in 48 bytes of
+// inline storage (no heap allocation per job for small callables) and a
+// sequence number (Vyukov's bounded MPMC queue):
 // submit and take are one compare-exchange each, no lock. Threads park on a
 // mutex only when there is nothing to do (an idle worker first yields a few
 // times, since tiny jobs arrive faster than a futex wake-up): a submit wakes
@@ -108,8 +108,8 @@ class WorkerPool {
   // jobs that never started. Idempotent: every call returns the first
   // call's result (later callers wait for it).
   // Throws: std::logic_error if called from one of this pool's workers.
-  PoolShutdown shutdown(
-      std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+  PoolShutdown shutdown(std::chrono::steady_clock::time_point deadline =
+                            std::chrono::steady_clock::time_point::max());
 
   // A relaxed snapshot of the counters.
   PoolStats stats() const;
@@ -187,11 +187,11 @@ struct PoolStats {
 };
 
 struct WorkerPool::Options {
-  int workers = 2;                   // >= 1
-  std::size_t queue_capacity = 1024; // >= 1; jobs accepted but not yet taken
+  int workers = 2;                    // >= 1
+  std::size_t queue_capacity = 1024;  // >= 1; jobs accepted but not yet taken
   RetryPolicy retry = {};
   std::function<void(const JobFailure&)> on_failure = {};  // on the worker
-  std::string name = "rl-pool";      // threads are "<name>-<i>" (15 bytes max)
+  std::string name = "rl-pool";  // threads are "<name>-<i>" (15 bytes max)
 };
 
 // Runs fn (as a pool job) up to policy.max_attempts times while it fails,

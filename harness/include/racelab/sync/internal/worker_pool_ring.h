@@ -82,9 +82,9 @@ class Job {
   };
 
   template <typename Fn>
-  static constexpr bool kFitsInline = sizeof(Fn) <= kInlineSize &&
-                                      alignof(Fn) <= alignof(std::uint64_t) &&
-                                      std::is_nothrow_move_constructible_v<Fn>;
+  static constexpr bool kFitsInline =
+      sizeof(Fn) <= kInlineSize &&
+      alignof(Fn) <= alignof(std::uint64_t) && std::is_nothrow_move_constructible_v<Fn>;
 
   template <typename Fn>
   static Status Call(Fn& fn, const Context& ctx) {
@@ -103,8 +103,8 @@ class Job {
   }
 
   template <typename Fn>
-  static constexpr bool kTrivial =
-      std::is_trivially_copyable_v<Fn> && std::is_trivially_destructible_v<Fn>;
+  static constexpr bool kTrivial = (std::is_trivially_copyable_v<Fn> &&
+                                    std::is_trivially_destructible_v<Fn>);
 
   template <typename Fn>
   static constexpr Ops kInlineOps = {
@@ -123,8 +123,7 @@ class Job {
   static constexpr Ops kHeapOps = {
       [](void* buf, const Context& ctx) { return Call(*HeapPtr<Fn>(buf), ctx); },
       nullptr,  // the pointer moves by memcpy
-      +[](void* buf) noexcept { delete HeapPtr<Fn>(buf); },
-      sizeof(Fn*)};
+      +[](void* buf) noexcept { delete HeapPtr<Fn>(buf); }, sizeof(Fn*)};
 
   void Take(Job& other) noexcept {
     ops_ = other.ops_;
