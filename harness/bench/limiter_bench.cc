@@ -4,7 +4,6 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-
 #include <random>
 #include <string>
 #include <string_view>
@@ -91,7 +90,7 @@ std::string_view KeyOf(int i, char (&buf)[16]) {
 
 KeyedLimiterOptions KeyedOptions() {
   KeyedLimiterOptions o;
-  o.default_tier = {1e9, 1'000'000'000};  // never denies
+  o.limits = {1e9, 1'000'000'000};  // never denies
   o.max_keys = kKeys;
   return o;
 }

@@ -11,6 +11,14 @@
 // answer: a client that gave up. With --pid, a sampler thread reads that
 // process's thread count from /proc during the run and reports the peak.
 //
+// The JSON has the totals ("requests" answered, "status" counts,
+// "transport_errors", "disconnects", latencies, "elapsed_ms",
+// "peak_threads", "first_error") and the same counts per path, so that a
+// caller can check an invariant such as "GET /stats says as many hits as
+// /hit got 200s":
+//   "paths": {"/hit": {"requests": 500, "status": {"200": 500},
+//                      "transport_errors": 0, "disconnects": 0}, ...}
+//
 // Exit status: 0 when it ran (whatever the server answered), 2 on a usage
 // error or when no connection could be made at all.
 #include <CLI/CLI.hpp>
@@ -31,7 +39,7 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using std::chrono::steady_clock;
 constexpr int kExitUsage = 2;
 
 struct LoadOptions {
@@ -45,14 +53,46 @@ struct LoadOptions {
   long long timeout_ms = 10'000;
 };
 
-// What one connection's thread saw; merged after all threads are joined.
-struct ConnectionTally {
-  long long completed = 0;
+// Counts of requests, for one path or for all.
+struct Counts {
+  long long completed = 0;  // answered, any status
   long long transport_errors = 0;
   long long disconnects = 0;
   std::map<int, long long> by_status;
+
+  void Add(const Counts& other) {
+    completed += other.completed;
+    transport_errors += other.transport_errors;
+    disconnects += other.disconnects;
+    for (const auto& [status, n] : other.by_status) by_status[status] += n;
+  }
+
+  // {"requests": N, "status": {"200": N, ...}, "transport_errors": N,
+  // "disconnects": N}: the keys of the totals, which keep their order.
+  boost::json::object ToJson() const {
+    boost::json::object status;
+    for (const auto& [code, n] : by_status) status[std::to_string(code)] = n;
+    return {{"requests", completed},
+            {"status", std::move(status)},
+            {"transport_errors", transport_errors},
+            {"disconnects", disconnects}};
+  }
+};
+
+// What one connection's thread saw; merged after all threads are joined.
+struct ConnectionTally {
+  Counts total;
+  std::map<std::string, Counts> by_path;
   std::vector<double> latency_ms;
   std::string first_error;
+
+  // Counts one request to `path`: `update` bumps the fields of both the
+  // total and the path's counts.
+  template <typename Update>
+  void Count(const std::string& path, Update update) {
+    update(total);
+    update(by_path[path]);
+  }
 };
 
 // Samples the thread count of `pid` until stopped; Peak() after Stop().
@@ -71,7 +111,9 @@ class ThreadCountSampler {
     wake_.NotifyAll();
     if (thread_.joinable()) thread_.join();
   }
-  std::optional<int> Peak() const { return pid_ > 0 ? std::optional<int>(peak_.load()) : std::nullopt; }
+  std::optional<int> Peak() const {
+    return pid_ > 0 ? std::optional<int>(peak_.load()) : std::nullopt;
+  }
 
  private:
   void Loop() RACELAB_EXCLUDES(mu_) {
@@ -81,7 +123,8 @@ class ThreadCountSampler {
       const int n = racelab::CountThreads(pid_);
       if (n > peak_.load()) peak_.store(n);
       // A periodic sample, woken early by Stop(): not coordination by sleep.
-      if (wake_.WaitFor(lock, std::chrono::milliseconds(2), [this]() RACELAB_REQUIRES(mu_) { return stop_; })) {
+      if (wake_.WaitFor(lock, std::chrono::milliseconds(2),
+                        [this]() RACELAB_REQUIRES(mu_) { return stop_; })) {
         return;
       }
     }
@@ -101,30 +144,33 @@ bool IsHangUp(long long i, const LoadOptions& o) {
   return (i + 1) % stride == 0 && (i + 1) / stride <= o.disconnects;
 }
 
-void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& next, ConnectionTally& tally) {
+void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& next,
+                     ConnectionTally& tally) {
   racelab::SetCurrentThreadName("rl-load-" + std::to_string(index));
   racelab::http::Client client(o.host, o.port, std::chrono::milliseconds(o.timeout_ms));
   for (long long i = next.fetch_add(1); i < o.requests; i = next.fetch_add(1)) {
     const std::string& path = o.paths[static_cast<std::size_t>(i) % o.paths.size()];
     if (IsHangUp(i, o)) {
       if (std::string err = client.SendAndHangUp(path); err.empty()) {
-        ++tally.disconnects;
+        tally.Count(path, [](Counts& c) { ++c.disconnects; });
       } else {
-        ++tally.transport_errors;
+        tally.Count(path, [](Counts& c) { ++c.transport_errors; });
         if (tally.first_error.empty()) tally.first_error = err;
       }
       continue;
     }
-    const auto start = Clock::now();
+    const auto start = steady_clock::now();
     racelab::http::ClientResult r = client.Get(path);
-    const std::chrono::duration<double, std::milli> took = Clock::now() - start;
+    const std::chrono::duration<double, std::milli> took = steady_clock::now() - start;
     if (!r.ok()) {
-      ++tally.transport_errors;
+      tally.Count(path, [](Counts& c) { ++c.transport_errors; });
       if (tally.first_error.empty()) tally.first_error = r.error;
       continue;
     }
-    ++tally.completed;
-    ++tally.by_status[r.status];
+    tally.Count(path, [&](Counts& c) {
+      ++c.completed;
+      ++c.by_status[r.status];
+    });
     tally.latency_ms.push_back(took.count());
   }
 }
@@ -150,7 +196,8 @@ int main(int argc, char** argv) {
   app.add_option("--disconnects", o.disconnects, "requests whose client hangs up before the answer")
       ->check(CLI::Range(0LL, 1LL << 40));
   app.add_option("--pid", o.pid, "process whose peak thread count to sample");
-  app.add_option("--timeout-ms", o.timeout_ms, "deadline of each request")->check(CLI::Range(1LL, 3'600'000LL));
+  app.add_option("--timeout-ms", o.timeout_ms, "deadline of each request")
+      ->check(CLI::Range(1LL, 3'600'000LL));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -166,50 +213,49 @@ int main(int argc, char** argv) {
   ThreadCountSampler sampler(o.pid);
   std::atomic<long long> next{0};
   std::vector<ConnectionTally> tallies(static_cast<std::size_t>(o.connections));
-  const auto start = Clock::now();
+  const auto start = steady_clock::now();
   {
     std::vector<std::jthread> threads;
     for (int c = 0; c < o.connections; ++c) {
       threads.emplace_back(DriveConnection, c, std::cref(o), std::ref(next), std::ref(tallies[c]));
     }
   }  // joined
-  const std::chrono::duration<double, std::milli> elapsed = Clock::now() - start;
+  const std::chrono::duration<double, std::milli> elapsed = steady_clock::now() - start;
   sampler.Stop();
 
   ConnectionTally total;
+  for (const std::string& path : o.paths) total.by_path[path];  // every path, even unsent
   for (ConnectionTally& t : tallies) {
-    total.completed += t.completed;
-    total.transport_errors += t.transport_errors;
-    total.disconnects += t.disconnects;
-    for (const auto& [status, n] : t.by_status) total.by_status[status] += n;
+    total.total.Add(t.total);
+    for (const auto& [path, counts] : t.by_path) total.by_path[path].Add(counts);
     total.latency_ms.insert(total.latency_ms.end(), t.latency_ms.begin(), t.latency_ms.end());
     if (total.first_error.empty()) total.first_error = t.first_error;
   }
   std::sort(total.latency_ms.begin(), total.latency_ms.end());
 
-  boost::json::object status;
-  for (const auto& [code, n] : total.by_status) status[std::to_string(code)] = n;
-  boost::json::object out{
-      {"requests", total.completed},
-      {"status", std::move(status)},
-      {"transport_errors", total.transport_errors},
-      {"disconnects", total.disconnects},
+  boost::json::object paths;
+  for (const auto& [path, counts] : total.by_path) paths[path] = counts.ToJson();
+  boost::json::object out = total.total.ToJson();
+  out.insert({
       {"latency_ms",
        {{"p50", Percentile(total.latency_ms, 0.50)},
         {"p90", Percentile(total.latency_ms, 0.90)},
         {"p99", Percentile(total.latency_ms, 0.99)},
         {"max", total.latency_ms.empty() ? 0.0 : total.latency_ms.back()}}},
       {"elapsed_ms", elapsed.count()},
-  };
+      {"paths", std::move(paths)},
+  });
   if (auto peak = sampler.Peak()) {
     out["peak_threads"] = *peak;
   } else {
     out["peak_threads"] = nullptr;
   }
-  out["first_error"] = total.first_error.empty() ? boost::json::value(nullptr) : boost::json::value(total.first_error);
+  out["first_error"] = total.first_error.empty() ? boost::json::value(nullptr)
+                                                 : boost::json::value(total.first_error);
   std::printf("%s\n", boost::json::serialize(out).c_str());
 
-  if (total.completed == 0 && total.disconnects == 0 && total.transport_errors > 0) {
+  const Counts& all = total.total;
+  if (all.completed == 0 && all.disconnects == 0 && all.transport_errors > 0) {
     std::fprintf(stderr, "racelab-load: no request got through: %s\n", total.first_error.c_str());
     return kExitUsage;
   }

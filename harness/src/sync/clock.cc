@@ -1,17 +1,16 @@
 #include "racelab/sync/clock.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "racelab/sync/context.h"
 #include "racelab/sync/mutex.h"
 #include "racelab/sync/thread_annotations.h"
 
 namespace racelab {
-
-static_assert(std::is_same_v<Context::Clock, std::chrono::steady_clock>,
-              "Clock::sleep_until hands its instants to Context::wait_until");
 
 namespace clock_internal {
 
@@ -27,23 +26,46 @@ class FakeState : public std::enable_shared_from_this<FakeState> {
   }
 
   bool Set(Clock::time_point t) RACELAB_EXCLUDES(mu_) {
+    std::vector<std::function<void()>> due;
     {
       MutexLock lock(mu_);
       if (t < now_) return false;
       now_ = t;
+      due = TakeDueTimersLocked();
     }
     changed_.NotifyAll();
+    for (auto& fn : due) fn();
     return true;
   }
 
   bool Advance(Clock::duration d) RACELAB_EXCLUDES(mu_) {
     if (d < Clock::duration::zero()) return false;
+    std::vector<std::function<void()>> due;
     {
       MutexLock lock(mu_);
       now_ += d;
+      due = TakeDueTimersLocked();
     }
     changed_.NotifyAll();
+    for (auto& fn : due) fn();
     return true;
+  }
+
+  std::uint64_t AddTimer(Clock::time_point t, std::function<void()> fn) RACELAB_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    if (now_ >= t) return 0;
+    const std::uint64_t id = next_timer_id_++;
+    timers_.emplace(std::make_pair(t, id), std::move(fn));
+    timer_instants_.emplace(id, t);
+    return id;
+  }
+
+  void RemoveTimer(std::uint64_t id) RACELAB_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    const auto it = timer_instants_.find(id);
+    if (it == timer_instants_.end()) return;  // fired already
+    timers_.erase(std::make_pair(it->second, id));
+    timer_instants_.erase(it);
   }
 
   int Sleepers() const RACELAB_EXCLUDES(mu_) {
@@ -51,8 +73,7 @@ class FakeState : public std::enable_shared_from_this<FakeState> {
     return sleepers_;
   }
 
-  bool AwaitSleepers(int n, std::chrono::nanoseconds real_timeout) const
-      RACELAB_EXCLUDES(mu_) {
+  bool AwaitSleepers(int n, std::chrono::nanoseconds real_timeout) const RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     return changed_.WaitFor(lock, real_timeout,
                             [&]() RACELAB_REQUIRES(mu_) { return sleepers_ >= n; });
@@ -89,12 +110,30 @@ class FakeState : public std::enable_shared_from_this<FakeState> {
     changed_.NotifyAll();
   }
 
+  // The timers whose instant has come, in instant order, taken out so that
+  // the caller runs them after releasing mu_.
+  std::vector<std::function<void()>> TakeDueTimersLocked() RACELAB_REQUIRES(mu_) {
+    std::vector<std::function<void()>> due;
+    while (!timers_.empty() && timers_.begin()->first.first <= now_) {
+      auto it = timers_.begin();
+      due.push_back(std::move(it->second));
+      timer_instants_.erase(it->first.second);
+      timers_.erase(it);
+    }
+    return due;
+  }
+
   mutable Mutex mu_;
   // Notified when the time, the number of sleepers or a sleeper's context
   // changes; every waiter re-checks its own predicate.
   mutable CondVar changed_;
   Clock::time_point now_ RACELAB_GUARDED_BY(mu_);
   int sleepers_ RACELAB_GUARDED_BY(mu_) = 0;
+  // Pending timers by (instant, id), and each id's instant for removal.
+  std::map<std::pair<Clock::time_point, std::uint64_t>, std::function<void()>> timers_
+      RACELAB_GUARDED_BY(mu_);
+  std::map<std::uint64_t, Clock::time_point> timer_instants_ RACELAB_GUARDED_BY(mu_);
+  std::uint64_t next_timer_id_ RACELAB_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace clock_internal
@@ -102,6 +141,12 @@ class FakeState : public std::enable_shared_from_this<FakeState> {
 Clock::time_point Clock::FakeNow(const clock_internal::FakeState* fake) noexcept {
   return fake->Now();
 }
+
+std::uint64_t Clock::AddFakeTimer(time_point t, std::function<void()> fn) const {
+  return fake_->AddTimer(t, std::move(fn));
+}
+
+void Clock::RemoveFakeTimer(std::uint64_t id) const { fake_->RemoveTimer(id); }
 
 bool Clock::sleep_until(const Context& ctx, time_point t) const {
   if (fake_ != nullptr) return fake_->SleepUntil(ctx, t);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <exception>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "racelab/base/thread_name.h"
@@ -16,19 +17,14 @@ namespace racelab {
 
 std::string_view ToString(ContextErr err) {
   switch (err) {
-    case ContextErr::kNone:
-      return "";
-    case ContextErr::kCanceled:
-      return "context canceled";
-    case ContextErr::kDeadlineExceeded:
-      return "context deadline exceeded";
+    case ContextErr::kNone: return "";
+    case ContextErr::kCanceled: return "context canceled";
+    case ContextErr::kDeadlineExceeded: return "context deadline exceeded";
   }
   return "context error (unknown)";
 }
 
 namespace context_internal {
-
-using Clock = Context::Clock;
 
 namespace {
 
@@ -55,8 +51,8 @@ Clock::time_point SaturatingAdd(Clock::time_point t, Clock::duration d) {
   return t + d;
 }
 
-// The deadline timer: one thread, "rl-ctx-timer", that cancels armed
-// contexts when their deadline passes. It runs while `pending_` is not
+// The deadline timer of the real clock: one thread, "rl-ctx-timer", that
+// cancels armed contexts when their deadline passes. It runs while `pending_` is not
 // empty and exits when it is; Add() starts a new one (after joining the
 // previous, which has left its loop). At process exit JoinAtExit() stops and
 // joins it. Leaked on purpose: contexts destroyed during static destruction
@@ -135,22 +131,25 @@ class Timers {
 // The shared state of one context (not of Background(), which has none).
 class State : public std::enable_shared_from_this<State> {
  public:
-  State(std::shared_ptr<State> parent, std::optional<Clock::time_point> deadline)
-      : parent_(std::move(parent)), deadline_(deadline), serial_(NextSerial()) {}
+  State(std::shared_ptr<State> parent, std::optional<Clock::time_point> deadline, Clock clock)
+      : parent_(std::move(parent)), deadline_(deadline), clock_(clock), serial_(NextSerial()) {}
 
   ~State() RACELAB_EXCLUDES(mu_) {
     CallbackHandle link;
     bool armed = false;
+    std::uint64_t fake_timer = 0;
     {
       MutexLock lock(mu_);
       link = std::move(parent_link_);
       armed = armed_;
+      fake_timer = fake_timer_;
     }
-    if (armed) Timers::Instance().Remove(TimerKey());
+    if (armed) Disarm(fake_timer);
     // `link` unregisters from the parent here: a dead child is not kept.
   }
 
   const std::optional<Clock::time_point>& deadline() const { return deadline_; }
+  Clock clock() const { return clock_; }
 
   bool Done() const { return Err() != ContextErr::kNone; }
 
@@ -192,35 +191,52 @@ class State : public std::enable_shared_from_this<State> {
       return;
     }
     MutexLock lock(mu_);
-    changed_.Wait(lock, [this] {
-      return err_.load(std::memory_order_acquire) != ContextErr::kNone;
-    });
+    changed_.Wait(lock,
+                  [this] { return err_.load(std::memory_order_acquire) != ContextErr::kNone; });
   }
 
   // Registers fn; returns its id, or 0 if the context is done already (fn
   // is then left to the caller to run). `arm`: a deadline must run it on
   // time (user callbacks; a child's link to its parent needs no timer, the
-  // child reads its own clock).
-  std::uint64_t Register(std::function<void()>& fn, bool arm) RACELAB_EXCLUDES(mu_) {
+  // child reads its own clock). Sets *due when the deadline passed while fn
+  // was being registered: the caller then cancels, outside any lock.
+  std::uint64_t Register(std::function<void()>& fn, bool arm, bool* due) RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     if (fired_ || Done()) return 0;
     const std::uint64_t id = next_id_++;
     callbacks_.emplace(id, std::move(fn));
     if (arm && deadline_ && !armed_) {
       // Under mu_, so a concurrent Cancel() sees armed_ only once the timer
-      // holds the entry and its Remove() cannot come first (lock order:
-      // State::mu_ before Timers::mu_; the timer thread never holds its own
-      // lock while calling into a State).
+      // holds the entry and its removal cannot come first (lock order:
+      // State::mu_ before the timer's lock; no timer holds its own lock
+      // while calling into a State).
       try {
-        Timers::Instance().Add(TimerKey(), weak_from_this());
+        if (clock_.is_fake()) {
+          fake_timer_ = clock_.AddFakeTimer(
+              *deadline_, [weak = weak_from_this()] { FireDeadline(weak.lock()); });
+          *due = fake_timer_ == 0;  // the clock got there since Done() looked
+        } else {
+          Timers::Instance().Add(TimerKey(), weak_from_this());
+        }
       } catch (...) {
         fn = std::move(callbacks_[id]);
         callbacks_.erase(id);
         throw;
       }
-      armed_ = true;
+      armed_ = !*due;
     }
     return id;
+  }
+
+  // What a deadline timer does: cancels with kDeadlineExceeded; a callback's
+  // exception is printed (nobody called a CancelFunc to receive it).
+  static void FireDeadline(const std::shared_ptr<State>& state) {
+    if (state == nullptr) return;
+    try {
+      state->Cancel(ContextErr::kDeadlineExceeded, {});
+    } catch (...) {
+      PrintCallbackError(std::current_exception());
+    }
   }
 
   std::size_t Registered() const RACELAB_EXCLUDES(mu_) {
@@ -262,6 +278,7 @@ class State : public std::enable_shared_from_this<State> {
   void Cancel(ContextErr err, std::string cause) RACELAB_EXCLUDES(mu_) {
     CallbackHandle link;
     bool armed = false;
+    std::uint64_t fake_timer = 0;
     {
       MutexLock lock(mu_);
       if (fired_) return;
@@ -275,11 +292,12 @@ class State : public std::enable_shared_from_this<State> {
       err_.compare_exchange_strong(expected, err, std::memory_order_acq_rel);
       link = std::move(parent_link_);
       armed = armed_;
+      fake_timer = fake_timer_;
     }
     changed_.NotifyAll();
     RunCallbacks();
     link.stop();  // children that are done leave their parent
-    if (armed) Timers::Instance().Remove(TimerKey());
+    if (armed) Disarm(fake_timer);
   }
 
  private:
@@ -288,9 +306,18 @@ class State : public std::enable_shared_from_this<State> {
     return serial.fetch_add(1, std::memory_order_relaxed) + 1;
   }
 
-  bool PastDeadline() const { return deadline_ && Clock::now() >= *deadline_; }
+  bool PastDeadline() const { return deadline_ && clock_.now() >= *deadline_; }
 
   Timers::Key TimerKey() const { return {*deadline_, serial_}; }
+
+  // Takes the deadline off its timer (called outside mu_).
+  void Disarm(std::uint64_t fake_timer) {
+    if (clock_.is_fake()) {
+      clock_.RemoveFakeTimer(fake_timer);
+    } else {
+      Timers::Instance().Remove(TimerKey());
+    }
+  }
 
   void RunCallbacks() RACELAB_EXCLUDES(mu_) {
     std::exception_ptr first_error;
@@ -319,9 +346,10 @@ class State : public std::enable_shared_from_this<State> {
     if (first_error) std::rethrow_exception(first_error);
   }
 
-  const std::shared_ptr<State> parent_;                // null: child of Background
-  const std::optional<Clock::time_point> deadline_;    // effective (min with parent's)
-  const std::uint64_t serial_;                         // makes the timer key unique
+  const std::shared_ptr<State> parent_;              // null: child of Background
+  const std::optional<Clock::time_point> deadline_;  // effective (min with parent's)
+  const Clock clock_;                                // deadline_ is an instant of it
+  const std::uint64_t serial_;                       // makes the timer key unique
   // The verdict, set once (compare-exchange from kNone), by Cancel() under
   // mu_ or by the first observer of a passed deadline. Atomic so done() is
   // one load; mutable because observing a deadline records it.
@@ -330,8 +358,9 @@ class State : public std::enable_shared_from_this<State> {
   mutable Mutex mu_;
   // Notified when err_ is set by Cancel() and when a callback finishes.
   mutable CondVar changed_;
-  bool fired_ RACELAB_GUARDED_BY(mu_) = false;   // Cancel() ran (callbacks taken)
-  bool armed_ RACELAB_GUARDED_BY(mu_) = false;   // in Timers
+  bool fired_ RACELAB_GUARDED_BY(mu_) = false;            // Cancel() ran (callbacks taken)
+  bool armed_ RACELAB_GUARDED_BY(mu_) = false;            // in Timers, or on the fake clock
+  std::uint64_t fake_timer_ RACELAB_GUARDED_BY(mu_) = 0;  // the fake clock's timer id
   std::string cause_ RACELAB_GUARDED_BY(mu_);
   std::map<std::uint64_t, std::function<void()>> callbacks_ RACELAB_GUARDED_BY(mu_);
   std::uint64_t next_id_ RACELAB_GUARDED_BY(mu_) = 1;
@@ -352,7 +381,7 @@ void Timers::Run() {
           return;
         }
         auto it = pending_.begin();
-        if (Clock::now() >= it->first.first) {
+        if (std::chrono::steady_clock::now() >= it->first.first) {
           due = std::move(it->second);
           pending_.erase(it);
           break;
@@ -363,31 +392,33 @@ void Timers::Run() {
         });
       }
     }
-    if (std::shared_ptr<State> state = due.lock()) {
-      try {
-        state->Cancel(ContextErr::kDeadlineExceeded, {});
-      } catch (...) {
-        PrintCallbackError(std::current_exception());
-      }
-    }
+    State::FireDeadline(due.lock());
   }
 }
 
 // Builds contexts and handles (their constructors are private).
 struct Access {
+  // A child of `parent` with its own deadline `own` (if any) on `clock`.
   static std::pair<Context, CancelFunc> Make(const Context& parent,
-                                             std::optional<Clock::time_point> own) {
+                                             std::optional<Clock::time_point> own, Clock clock,
+                                             const char* operation) {
     const std::shared_ptr<State>& up = parent.state_;
+    if (up && up->deadline() && !(up->clock() == clock)) {
+      throw std::invalid_argument(std::string(operation) +
+                                  ": the parent's deadline is on another clock (" +
+                                  (up->clock().is_fake() ? "a fake one" : "the real one") + ")");
+    }
     std::optional<Clock::time_point> deadline = own;
     if (up && up->deadline() && (!deadline || *up->deadline() < *deadline)) {
       deadline = up->deadline();
     }
-    auto state = std::make_shared<State>(up, deadline);
+    auto state = std::make_shared<State>(up, deadline, clock);
     if (up) {
       std::function<void()> link = [weak = std::weak_ptr<State>(state)] {
         if (std::shared_ptr<State> child = weak.lock()) child->CancelFromParent();
       };
-      if (const std::uint64_t id = up->Register(link, /*arm=*/false); id != 0) {
+      bool due = false;  // never set: a link is not armed
+      if (const std::uint64_t id = up->Register(link, /*arm=*/false, &due); id != 0) {
         state->SetParentLink(CallbackHandle(up, id));
       } else {
         state->CancelFromParent();  // the parent is done already
@@ -398,7 +429,11 @@ struct Access {
 
   static CallbackHandle OnDone(const Context& ctx, std::function<void()> fn) {
     if (!ctx.state_) return CallbackHandle(nullptr, 1);  // Background: never runs
-    if (const std::uint64_t id = ctx.state_->Register(fn, /*arm=*/true); id != 0) {
+    bool due = false;
+    if (const std::uint64_t id = ctx.state_->Register(fn, /*arm=*/true, &due); id != 0) {
+      // Its fake clock reached the deadline meanwhile: nobody else will
+      // fire it. fn runs here, on the caller, as for a context done already.
+      if (due) State::FireDeadline(ctx.state_);
       return CallbackHandle(ctx.state_, id);
     }
     fn();  // done already: at once, on the caller
@@ -464,9 +499,14 @@ std::string Context::cause() const {
   return s == nullptr ? std::string() : s->Cause();
 }
 
-std::optional<Context::Clock::time_point> Context::deadline() const {
+std::optional<Clock::time_point> Context::deadline() const {
   const context_internal::State* s = Access::Of(*this);
   return s == nullptr ? std::nullopt : s->deadline();
+}
+
+Clock Context::clock() const {
+  const context_internal::State* s = Access::Of(*this);
+  return s == nullptr ? Clock() : s->clock();
 }
 
 std::size_t Context::registered_callbacks() const {
@@ -475,18 +515,31 @@ std::size_t Context::registered_callbacks() const {
 }
 
 void Context::wait() const {
-  if (const context_internal::State* s = Access::Of(*this)) return s->Wait();
+  if (const context_internal::State* s = Access::Of(*this)) {
+    // A fake clock's sleep ends at the deadline or when ctx is done.
+    if (s->clock().is_fake()) {
+      s->clock().sleep_until(*this, s->deadline().value_or(Clock::time_point::max()));
+      return;
+    }
+    return s->Wait();
+  }
   auto& forever = context_internal::ForeverInstance();
   MutexLock lock(forever.mu);
   forever.cv.Wait(lock, [] { return false; });
 }
 
 bool Context::wait_for(Clock::duration timeout) const {
-  return wait_until(context_internal::SaturatingAdd(Clock::now(), timeout));
+  return wait_until(context_internal::SaturatingAdd(clock().now(), timeout));
 }
 
 bool Context::wait_until(Clock::time_point deadline) const {
-  if (const context_internal::State* s = Access::Of(*this)) return s->WaitUntil(deadline);
+  if (const context_internal::State* s = Access::Of(*this)) {
+    if (s->clock().is_fake()) {
+      s->clock().sleep_until(*this, std::min(deadline, s->deadline().value_or(deadline)));
+      return done();
+    }
+    return s->WaitUntil(deadline);
+  }
   auto& forever = context_internal::ForeverInstance();
   MutexLock lock(forever.mu);
   return forever.cv.WaitUntil(lock, deadline, [] { return false; });
@@ -503,17 +556,26 @@ void CancelFunc::operator()(std::string cause) const {
 }
 
 std::pair<Context, CancelFunc> WithCancel(const Context& parent) {
-  return Access::Make(parent, std::nullopt);
+  return Access::Make(parent, std::nullopt, parent.clock(), "WithCancel");
 }
 
-std::pair<Context, CancelFunc> WithTimeout(const Context& parent,
-                                           Context::Clock::duration timeout) {
-  return Access::Make(parent, context_internal::SaturatingAdd(Context::Clock::now(), timeout));
+std::pair<Context, CancelFunc> WithTimeout(const Context& parent, Clock::duration timeout) {
+  return WithTimeout(parent, timeout, parent.clock());
 }
 
-std::pair<Context, CancelFunc> WithDeadline(const Context& parent,
-                                            Context::Clock::time_point deadline) {
-  return Access::Make(parent, deadline);
+std::pair<Context, CancelFunc> WithTimeout(const Context& parent, Clock::duration timeout,
+                                           Clock clock) {
+  return Access::Make(parent, context_internal::SaturatingAdd(clock.now(), timeout), clock,
+                      "WithTimeout");
+}
+
+std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Clock::time_point deadline) {
+  return WithDeadline(parent, deadline, parent.clock());
+}
+
+std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Clock::time_point deadline,
+                                            Clock clock) {
+  return Access::Make(parent, deadline, clock, "WithDeadline");
 }
 
 }  // namespace racelab

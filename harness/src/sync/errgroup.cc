@@ -19,7 +19,7 @@ struct ErrGroup::Impl {
   // Runs on the task's own thread.
   void Run(std::uint64_t id, std::unique_ptr<Task>& task) RACELAB_EXCLUDES(mu) {
     SetCurrentThreadName("rl-errgroup-" + std::to_string(id));
-    Error err;
+    Status err;
     try {
       err = task->Run(ctx);
     } catch (const std::exception& e) {
@@ -31,7 +31,7 @@ struct ErrGroup::Impl {
     bool first = false;
     {
       MutexLock lock(mu);
-      if (err && !first_error) {
+      if (!err.ok() && first_error.ok()) {
         first_error = err;
         first = true;
       }
@@ -42,7 +42,7 @@ struct ErrGroup::Impl {
       running.erase(it);
       changed.NotifyAll();
     }
-    if (first) CancelQuietly(*err);
+    if (first) CancelQuietly(err.message());
   }
 
   // The group's context is canceled from a task thread or wait(); an
@@ -69,7 +69,7 @@ struct ErrGroup::Impl {
   int limit RACELAB_GUARDED_BY(mu) = -1;
   int active RACELAB_GUARDED_BY(mu) = 0;
   std::uint64_t next_id RACELAB_GUARDED_BY(mu) = 0;
-  Error first_error RACELAB_GUARDED_BY(mu);
+  Status first_error RACELAB_GUARDED_BY(mu);
   std::map<std::uint64_t, std::thread> running RACELAB_GUARDED_BY(mu);
   std::vector<std::thread> finished RACELAB_GUARDED_BY(mu);  // to join
 };
@@ -140,10 +140,10 @@ bool ErrGroup::Start(std::unique_ptr<Task> task, bool block) {
   return true;
 }
 
-Error ErrGroup::wait() {
+Status ErrGroup::wait() {
   Impl& g = *impl_;
   std::vector<std::thread> to_join;
-  Error result;
+  Status result;
   {
     MutexLock lock(g.mu);
     g.changed.Wait(lock, [&]() RACELAB_REQUIRES(g.mu) { return g.active == 0; });
@@ -151,7 +151,7 @@ Error ErrGroup::wait() {
     result = g.first_error;
   }
   Impl::JoinAll(to_join);
-  g.CancelQuietly(result.value_or(""));
+  g.CancelQuietly(result.message());
   return result;
 }
 

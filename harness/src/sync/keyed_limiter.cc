@@ -4,7 +4,6 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -18,7 +17,7 @@ namespace {
 
 constexpr Clock::duration kInfDuration = TokenBucket::kInfDuration;
 
-TierLimits Sanitized(TierLimits l) {
+KeyLimits Sanitized(KeyLimits l) {
   if (!(l.limit > 0)) l.limit = 0;  // NaN and negative, as TokenBucket does
   if (l.burst < 0) l.burst = 0;
   return l;
@@ -35,7 +34,7 @@ int Remaining(double tokens, int burst) {
 }
 
 // The time a bucket holding `tokens` takes to be full again.
-Clock::duration TimeToFull(double tokens, const TierLimits& l) {
+Clock::duration TimeToFull(double tokens, const KeyLimits& l) {
   if (tokens >= l.burst || l.limit == TokenBucket::kInf) return Clock::duration::zero();
   if (!(l.limit > 0)) return kInfDuration;
   const double ns = std::ceil((l.burst - tokens) / l.limit * 1e9);
@@ -49,27 +48,7 @@ int ShardCount(int requested, std::size_t max_keys) {
   return static_cast<int>(n);
 }
 
-// 10 -> "10", 0.5 -> "0.5", 2.25 -> "2.25": no exponent, trailing zeros cut.
-std::string FormatNumber(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", x);
-  std::string s(buf);
-  while (!s.empty() && s.back() == '0') s.pop_back();
-  if (!s.empty() && s.back() == '.') s.pop_back();
-  return s;
-}
-
 }  // namespace
-
-std::string_view ToString(Tier tier) {
-  switch (tier) {
-    case Tier::kDefault: return "default";
-    case Tier::kFree: return "free";
-    case Tier::kPro: return "pro";
-    case Tier::kEnterprise: return "enterprise";
-  }
-  return "unknown";
-}
 
 std::string_view ToString(DecisionReason reason) {
   switch (reason) {
@@ -81,37 +60,25 @@ std::string_view ToString(DecisionReason reason) {
   return "unknown";
 }
 
-std::vector<std::pair<std::string, std::string>> RateLimitHeaders(const Decision& d) {
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (std::isfinite(d.limit)) headers.emplace_back("RateLimit-Limit", FormatNumber(d.limit));
-  headers.emplace_back("RateLimit-Remaining", std::to_string(d.remaining));
-  if (!d.allowed && d.retry_after != kRetryNever) {
-    headers.emplace_back("Retry-After", std::to_string(d.retry_after.count()));
-  }
-  return headers;
-}
-
 // ---- entries and shards ---------------------------------------------------
 
 struct KeyedLimiter::Entry {
-  Entry(std::string_view k, Tier t, TierLimits l, Clock clock, Clock::time_point seen)
-      : key(k), tier(t), limits(l), bucket(l.limit, l.burst, clock), last_seen(seen) {}
+  Entry(std::string_view k, KeyLimits l, Clock clock, Clock::time_point seen)
+      : key(k), limits(l), bucket(l.limit, l.burst, clock), last_seen(seen) {}
 
   // Whether forgetting this entry loses nothing worth keeping at t: it has
   // been idle for idle_ttl, or its bucket is full again (as a new one would
   // be). Else sets *wait to the time until it will be.
   bool Forgettable(Clock::time_point t, Clock::duration idle_ttl, Clock::duration* wait) {
     const Clock::duration idle = t - last_seen;
-    const Clock::duration to_full =
-        TimeToFull(bucket.tokens_at(std::max(t, last_seen)), limits);
+    const Clock::duration to_full = TimeToFull(bucket.tokens_at(std::max(t, last_seen)), limits);
     if (idle >= idle_ttl || to_full == Clock::duration::zero()) return true;
     *wait = std::min(idle_ttl - idle, to_full);
     return false;
   }
 
   const std::string key;
-  const Tier tier;
-  const TierLimits limits;
+  const KeyLimits limits;
   TokenBucket bucket;
   Clock::time_point last_seen;  // guarded by the shard's mutex
 };
@@ -233,7 +200,6 @@ struct alignas(64) KeyedLimiter::Shard {
     const TokenBucket::Take take = e.bucket.take_n(t, 1);
     Decision d;
     d.allowed = take.allowed;
-    d.tier = e.tier;
     d.limit = e.limits.limit;
     d.remaining = Remaining(take.tokens, e.limits.burst);
     if (!take.allowed) {
@@ -257,8 +223,7 @@ struct alignas(64) KeyedLimiter::Shard {
     });
   }
 
-  std::size_t EvictStale(Clock::time_point now, Clock::duration idle_ttl)
-      RACELAB_EXCLUDES(mu) {
+  std::size_t EvictStale(Clock::time_point now, Clock::duration idle_ttl) RACELAB_EXCLUDES(mu) {
     MutexLock lock(mu);
     return table.EraseIf([&](const Entry& e) { return now - e.last_seen >= idle_ttl; });
   }
@@ -295,32 +260,18 @@ KeyedLimiter::Shard& KeyedLimiter::ShardFor(std::uint64_t hash) const {
   return shards_[(hash * 0x9E3779B97F4A7C15ULL) >> shard_shift_];
 }
 
-Tier KeyedLimiter::Resolve(std::string_view key) const {
-  if (options_.resolver) return options_.resolver(key);
-  const auto it = options_.tiers.find(std::string(key));
-  return it == options_.tiers.end() ? Tier::kDefault : it->second;
+KeyLimits KeyedLimiter::LimitsFor(std::string_view key) const {
+  return Sanitized(options_.limits_for ? options_.limits_for(key) : options_.limits);
 }
 
-const TierLimits& KeyedLimiter::LimitsOf(Tier tier) const {
-  switch (tier) {
-    case Tier::kFree: return options_.free_tier;
-    case Tier::kPro: return options_.pro_tier;
-    case Tier::kEnterprise: return options_.enterprise_tier;
-    case Tier::kDefault: break;
-  }
-  return options_.default_tier;
-}
-
-Decision KeyedLimiter::allow(std::string_view key) {
-  return allow_at(key, options_.clock.now());
-}
+Decision KeyedLimiter::allow(std::string_view key) { return allow_at(key, options_.clock.now()); }
 
 Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
   if (key.size() > options_.max_key_bytes) {
     Decision d;
     d.reason = DecisionReason::kKeyTooLong;
     d.retry_after = kRetryNever;
-    d.limit = Sanitized(options_.default_tier).limit;
+    d.limit = Sanitized(options_.limits).limit;
     return d;
   }
   const std::uint64_t hash = std::hash<std::string_view>{}(key);
@@ -329,9 +280,8 @@ Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
     MutexLock lock(shard.mu);
     if (Entry* e = shard.table.Find(hash, key)) return Shard::Take(*e, t);
   }
-  // A new key: resolve its tier without holding the lock (user code).
-  const Tier tier = Resolve(key);
-  const TierLimits limits = Sanitized(LimitsOf(tier));
+  // A new key: resolve its limits without holding the lock (user code).
+  const KeyLimits limits = LimitsFor(key);
   MutexLock lock(shard.mu);
   if (Entry* e = shard.table.Find(hash, key)) return Shard::Take(*e, t);  // created meanwhile
   // A free slot, or else the slot of an entry of this shard that can go.
@@ -340,12 +290,10 @@ Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
     Decision d;
     d.reason = DecisionReason::kOverCapacity;
     d.retry_after = max_keys_ == 0 ? kRetryNever : RetryAfter(wait);
-    d.tier = tier;
     d.limit = limits.limit;
     return d;
   }
-  Entry* e = shard.table.Insert(
-      hash, std::make_unique<Entry>(key, tier, limits, options_.clock, t));
+  Entry* e = shard.table.Insert(hash, std::make_unique<Entry>(key, limits, options_.clock, t));
   return Shard::Take(*e, t);
 }
 
@@ -372,8 +320,8 @@ std::size_t KeyedLimiter::size() const { return entries_.load(std::memory_order_
 void KeyedLimiter::CleanupLoop() {
   SetCurrentThreadName("rl-keyed-gc");
   // Capped so that now + interval cannot overflow.
-  const auto interval = std::min<std::chrono::nanoseconds>(options_.cleanup_interval,
-                                                           std::chrono::hours(24));
+  const auto interval =
+      std::min<std::chrono::nanoseconds>(options_.cleanup_interval, std::chrono::hours(24));
   for (;;) {
     {
       MutexLock lock(stop_mu_);

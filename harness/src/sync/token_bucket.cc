@@ -34,8 +34,8 @@ int SanitizeBurst(int burst) { return burst > 0 ? burst : 0; }
 double TokensFromDuration(Duration d, double limit) {
   if (limit <= 0 || d == Duration::zero()) return 0;
   const std::int64_t ns = d.count();
-  const double seconds = static_cast<double>(ns / 1'000'000'000) +
-                         static_cast<double>(ns % 1'000'000'000) / 1e9;
+  const double seconds =
+      static_cast<double>(ns / 1'000'000'000) + static_cast<double>(ns % 1'000'000'000) / 1e9;
   return seconds * limit;
 }
 
@@ -74,8 +74,7 @@ std::string Printf(const char* format, auto... args) {
 WaitStatus FromContext(const Context& ctx, int n) {
   const ContextErr err = ctx.err();
   WaitStatus status;
-  status.code = err == ContextErr::kDeadlineExceeded ? WaitCode::kDeadlineExceeded
-                                                      : WaitCode::kCanceled;
+  status.code = StatusFor<WaitCode>(err);
   const std::string_view what =
       err == ContextErr::kNone ? std::string_view("context canceled") : ToString(err);
   status.message = Printf("wait_n(n=%d): ", n);
@@ -138,8 +137,7 @@ void Reservation::cancel_at(Clock::time_point t) {
 
 void Reservation::cancel() {
   if (!ok_) return;
-  bucket_->CancelReservation(*this, bucket_->clock().now(),
-                             TokenBucket::Instant::kFromClock);
+  bucket_->CancelReservation(*this, bucket_->clock().now(), TokenBucket::Instant::kFromClock);
 }
 
 // ---- TokenBucket ----------------------------------------------------------
@@ -163,8 +161,7 @@ TokenBucket::Attempt TokenBucket::ReserveLocked(Clock::time_point t, int n,
   Attempt a;
   const double tokens = TokensAtLocked(t) - n;
   if (tokens < 0) a.wait = DurationFromTokens(-tokens, limit_);
-  a.ok = n <= burst_ && a.wait != kInfDuration && a.wait <= max_wait &&
-         !AddOverflows(t, a.wait);
+  a.ok = n <= burst_ && a.wait != kInfDuration && a.wait <= max_wait && !AddOverflows(t, a.wait);
   if (a.ok) {
     last_ = t;
     tokens_ = tokens;
@@ -182,9 +179,7 @@ Clock::time_point TokenBucket::NotBeforeLastLocked(Clock::time_point t) const {
 
 bool TokenBucket::allow() { return AllowN(clock_.now(), 1, Instant::kFromClock); }
 
-bool TokenBucket::allow_n(Clock::time_point t, int n) {
-  return AllowN(t, n, Instant::kGiven);
-}
+bool TokenBucket::allow_n(Clock::time_point t, int n) { return AllowN(t, n, Instant::kGiven); }
 
 bool TokenBucket::AllowN(Clock::time_point t, int n, Instant instant) {
   if (n < 0) return false;
@@ -215,9 +210,7 @@ TokenBucket::Take TokenBucket::take_n(Clock::time_point t, int n) {
   return take;
 }
 
-Reservation TokenBucket::reserve() {
-  return ReserveN(clock_.now(), 1, Instant::kFromClock);
-}
+Reservation TokenBucket::reserve() { return ReserveN(clock_.now(), 1, Instant::kFromClock); }
 
 Reservation TokenBucket::reserve_n(Clock::time_point t, int n) {
   return ReserveN(t, n, Instant::kGiven);
@@ -233,8 +226,7 @@ Reservation TokenBucket::ReserveN(Clock::time_point t, int n, Instant instant) {
   return Reservation(this, n, t + a.wait, limit_);
 }
 
-void TokenBucket::CancelReservation(Reservation& r, Clock::time_point t,
-                                    Instant instant) {
+void TokenBucket::CancelReservation(Reservation& r, Clock::time_point t, Instant instant) {
   MutexLock lock(mu_);
   if (instant == Instant::kFromClock) t = NotBeforeLastLocked(t);
   const int tokens = r.tokens_;
@@ -244,8 +236,7 @@ void TokenBucket::CancelReservation(Reservation& r, Clock::time_point t,
   }
   // Reservations made after r act later than r, each by the time its tokens
   // take to refill; those tokens are promised and are not given back.
-  const double restore =
-      tokens - TokensFromDuration(last_event_ - r.time_to_act_, r.limit_);
+  const double restore = tokens - TokensFromDuration(last_event_ - r.time_to_act_, r.limit_);
   if (restore <= 0) return;
   tokens_ = std::min(TokensAtLocked(t) + restore, static_cast<double>(burst_));
   last_ = t;
@@ -264,8 +255,7 @@ WaitStatus TokenBucket::wait(const Context& ctx) { return wait_n(ctx, 1); }
 
 WaitStatus TokenBucket::wait_n(const Context& ctx, int n) {
   if (n < 0) {
-    return {WaitCode::kInvalidArgument,
-            Printf("wait_n(n=%d): n must not be negative", n)};
+    return {WaitCode::kInvalidArgument, Printf("wait_n(n=%d): n must not be negative", n)};
   }
   int burst;
   double limit;
@@ -281,11 +271,9 @@ WaitStatus TokenBucket::wait_n(const Context& ctx, int n) {
 
   Clock::time_point t = clock_.now();
   Duration max_wait = kInfDuration;
-  if (const std::optional<Context::Clock::time_point> deadline = ctx.deadline()) {
-    // The budget is real time; with the real clock, t is that time already.
-    const Clock::time_point real_now =
-        clock_.is_fake() ? std::chrono::steady_clock::now() : t;
-    max_wait = *deadline - real_now;
+  if (const std::optional<Clock::time_point> deadline = ctx.deadline()) {
+    // The budget is on the context's clock; when it is ours, t is its now.
+    max_wait = *deadline - (ctx.clock() == clock_ ? t : ctx.clock().now());
   }
 
   Reservation r;
@@ -305,12 +293,12 @@ WaitStatus TokenBucket::wait_n(const Context& ctx, int n) {
     }
     if (a.wait == kInfDuration) {
       return {WaitCode::kExceedsDeadline,
-              Printf("wait_n(n=%d) can never be satisfied: limit %g, %g tokens left",
-                     n, limit, a.tokens)};
+              Printf("wait_n(n=%d) can never be satisfied: limit %g, %g tokens left", n, limit,
+                     a.tokens)};
     }
     return {WaitCode::kExceedsDeadline,
-            Printf("wait_n(n=%d) would exceed the context deadline: needs %s, %s left",
-                   n, FormatDuration(a.wait).c_str(),
+            Printf("wait_n(n=%d) would exceed the context deadline: needs %s, %s left", n,
+                   FormatDuration(a.wait).c_str(),
                    FormatDuration(std::max(max_wait, Duration::zero())).c_str())};
   }
   if (r.delay_from(t) == Duration::zero()) return {};
@@ -320,9 +308,7 @@ WaitStatus TokenBucket::wait_n(const Context& ctx, int n) {
   return FromContext(ctx, n);
 }
 
-void TokenBucket::set_limit(double limit) {
-  SetLimitAt(clock_.now(), limit, Instant::kFromClock);
-}
+void TokenBucket::set_limit(double limit) { SetLimitAt(clock_.now(), limit, Instant::kFromClock); }
 
 void TokenBucket::set_limit_at(Clock::time_point t, double limit) {
   SetLimitAt(t, limit, Instant::kGiven);
@@ -337,9 +323,7 @@ void TokenBucket::SetLimitAt(Clock::time_point t, double limit, Instant instant)
   limit_ = limit;
 }
 
-void TokenBucket::set_burst(int burst) {
-  SetBurstAt(clock_.now(), burst, Instant::kFromClock);
-}
+void TokenBucket::set_burst(int burst) { SetBurstAt(clock_.now(), burst, Instant::kFromClock); }
 
 void TokenBucket::set_burst_at(Clock::time_point t, int burst) {
   SetBurstAt(t, burst, Instant::kGiven);

@@ -1,12 +1,17 @@
 #include "racelab/sync/worker_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <thread>
 #include <tuple>
+#include <vector>
 
 #include "racelab/base/thread_name.h"
+#include "racelab/sync/mutex.h"
+#include "racelab/sync/thread_annotations.h"
 
 namespace racelab {
 
@@ -15,8 +20,8 @@ namespace {
 // How often an idle worker yields, looking for work, before it parks.
 constexpr int kSpinsBeforePark = 64;
 
-// The error of a job that threw.
-Error ErrorOf(std::exception_ptr e) {
+// The failure of a job that threw.
+Status FailureOf(std::exception_ptr e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& ex) {
@@ -27,8 +32,8 @@ Error ErrorOf(std::exception_ptr e) {
 }
 
 template <typename Fn>
-Error RunWithRetryImpl(const Context& ctx, const RetryPolicy& policy, Fn&& fn, int* attempts) {
-  Error err;
+Status RunWithRetryImpl(const Context& ctx, const RetryPolicy& policy, Fn&& fn, int* attempts) {
+  Status err;
   auto backoff = policy.initial_backoff;
   int n = 0;
   for (;;) {
@@ -36,9 +41,9 @@ Error RunWithRetryImpl(const Context& ctx, const RetryPolicy& policy, Fn&& fn, i
     try {
       err = fn(ctx);
     } catch (...) {
-      err = ErrorOf(std::current_exception());
+      err = FailureOf(std::current_exception());
     }
-    if (!err || n >= policy.max_attempts || ctx.done()) break;
+    if (err.ok() || n >= policy.max_attempts || ctx.done()) break;
     if (ctx.wait_for(backoff)) break;  // canceled while backing off
     const double next = static_cast<double>(backoff.count()) * policy.multiplier;
     backoff = next >= static_cast<double>(policy.max_backoff.count())
@@ -59,12 +64,97 @@ std::size_t CheckedCapacity(std::size_t capacity) {
 
 }  // namespace
 
-Error RunWithRetry(const Context& ctx, const RetryPolicy& policy,
-                   const std::function<Error(const Context&)>& fn, int* attempts) {
+// Everything behind the public WorkerPool: the ring, the workers and their
+// counters, the parking of idle workers and of blocked submitters, and the
+// shutdown handshake. Its methods keep the names the pool's own had.
+class WorkerPool::Impl {
+ public:
+  explicit Impl(Options options);
+
+  SubmitResult Submit(pool_internal::Job& job, const Context* ctx);
+  PoolShutdown Shutdown(std::chrono::steady_clock::time_point deadline);
+  PoolStats Stats() const;
+  const Context& context() const noexcept { return ctx_; }
+  int workers() const noexcept { return static_cast<int>(threads_.size()); }
+  std::size_t queue_capacity() const noexcept { return cap_; }
+
+ private:
+  using Slot = pool_internal::Slot;
+
+  static constexpr std::uint64_t kClosedBit = std::uint64_t{1} << 63;
+
+  // Per worker, on its own cache line: written by that worker only.
+  struct alignas(64) WorkerCounters {
+    std::atomic<std::uint64_t> done{0};
+    std::atomic<std::uint64_t> failed{0};
+    std::atomic<std::uint32_t> running{0};
+  };
+
+  SubmitResult SubmitBlocking(pool_internal::Job& job, const Context& ctx)
+      RACELAB_EXCLUDES(space_mu_, mu_);
+  PoolStatus TryEnqueue(pool_internal::Job& job, JobId* id) RACELAB_EXCLUDES(mu_);
+  bool TryDequeue(pool_internal::Job* job, JobId* id);
+  void WakeWorker() RACELAB_EXCLUDES(mu_);
+  void WakeSubmitters() RACELAB_EXCLUDES(space_mu_);
+  bool Park() RACELAB_EXCLUDES(mu_);
+  void WorkerLoop(int index) RACELAB_EXCLUDES(mu_);
+  void Run(pool_internal::Job& job, JobId id, WorkerCounters& counters);
+  std::size_t Index(std::uint64_t pos) const noexcept {
+    return pow2_ ? static_cast<std::size_t>(pos & (ring_ - 1))
+                 : static_cast<std::size_t>(pos % ring_);
+  }
+  void CountRejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }
+
+  const std::size_t cap_;  // jobs accepted and not yet taken, at most
+  // Slots in the ring: cap_, but at least 2 (with one slot, "filled at
+  // lap n" and "free for lap n+1" would carry the same sequence number).
+  const std::size_t ring_;
+  const bool pow2_;
+  const std::size_t space_threshold_;  // wake submitters once this many slots are free
+  const RetryPolicy retry_;
+  const std::function<void(const JobFailure&)> on_failure_;
+  Context ctx_;        // set by the constructor, before any worker starts
+  CancelFunc cancel_;  // likewise
+  std::unique_ptr<pool_internal::Slot[]> slots_;
+  std::unique_ptr<WorkerCounters[]> counters_;
+
+  // The ring's two ends, each on its own cache line. tail_ carries
+  // kClosedBit once shutdown began: a submit's compare-exchange on tail_ is
+  // what accepts a job, so "accepted" and "closed" cannot cross.
+  alignas(64) std::atomic<std::uint64_t> tail_{0};
+  alignas(64) std::atomic<std::uint64_t> head_{0};
+  // Workers parked (or about to park); a submit wakes one only if > 0.
+  alignas(64) std::atomic<int> idle_{0};
+  // Submitters waiting for room; a worker wakes them only if > 0.
+  alignas(64) std::atomic<int> space_waiters_{0};
+  std::atomic<bool> abort_{false};  // shutdown's deadline passed: take no more
+  std::atomic<std::uint64_t> rejected_{0};
+
+  // Parking for workers and the shutdown handshake.
+  alignas(64) mutable Mutex mu_ RACELAB_ACQUIRED_AFTER(space_mu_);
+  CondVar wake_;     // workers: wake_epoch_ moved
+  CondVar changed_;  // shutdown callers: a worker exited / shutdown finished
+  std::uint64_t wake_epoch_ RACELAB_GUARDED_BY(mu_) = 0;
+  int live_workers_ RACELAB_GUARDED_BY(mu_) = 0;
+  enum class Phase { kRunning, kShuttingDown, kShutDown };
+  Phase phase_ RACELAB_GUARDED_BY(mu_) = Phase::kRunning;
+  PoolShutdown result_ RACELAB_GUARDED_BY(mu_);
+  std::uint64_t not_run_ RACELAB_GUARDED_BY(mu_) = 0;
+
+  // Parking for submitters blocked on a full queue.
+  Mutex space_mu_;
+  CondVar space_;  // space_epoch_ moved
+  std::uint64_t space_epoch_ RACELAB_GUARDED_BY(space_mu_) = 0;
+
+  std::vector<std::thread> threads_;  // written by the constructor only
+};
+
+Status RunWithRetry(const Context& ctx, const RetryPolicy& policy,
+                    const std::function<Status(const Context&)>& fn, int* attempts) {
   return RunWithRetryImpl(ctx, policy, fn, attempts);
 }
 
-WorkerPool::WorkerPool(Options options)
+WorkerPool::Impl::Impl(Options options)
     : cap_(CheckedCapacity(options.queue_capacity)),
       ring_(std::max<std::size_t>(cap_, 2)),
       pow2_((ring_ & (ring_ - 1)) == 0),
@@ -96,18 +186,15 @@ WorkerPool::WorkerPool(Options options)
       MutexLock lock(mu_);
       live_workers_ -= options.workers - static_cast<int>(threads_.size());
     }
-    shutdown();
+    Shutdown(std::chrono::steady_clock::time_point::max());
     throw;
   }
 }
 
-WorkerPool::~WorkerPool() { shutdown(); }
-
-SubmitResult WorkerPool::Submit(pool_internal::Job& job, const Context* ctx) {
+SubmitResult WorkerPool::Impl::Submit(pool_internal::Job& job, const Context* ctx) {
   if (ctx != nullptr && ctx->done()) {
     CountRejected();
-    return {ctx->err() == ContextErr::kDeadlineExceeded ? PoolStatus::kDeadlineExceeded
-                                                        : PoolStatus::kCanceled};
+    return {StatusFor<PoolStatus>(ctx->err())};
   }
   JobId id = 0;
   const PoolStatus s = TryEnqueue(job, &id);
@@ -117,7 +204,7 @@ SubmitResult WorkerPool::Submit(pool_internal::Job& job, const Context* ctx) {
   return {s};
 }
 
-PoolStatus WorkerPool::TryEnqueue(pool_internal::Job& job, JobId* id) {
+PoolStatus WorkerPool::Impl::TryEnqueue(pool_internal::Job& job, JobId* id) {
   std::uint64_t pos = tail_.load(std::memory_order_relaxed);
   Slot* slot;
   for (;;) {
@@ -158,7 +245,7 @@ PoolStatus WorkerPool::TryEnqueue(pool_internal::Job& job, JobId* id) {
   return PoolStatus::kOk;
 }
 
-bool WorkerPool::TryDequeue(pool_internal::Job* job, JobId* id) {
+bool WorkerPool::Impl::TryDequeue(pool_internal::Job* job, JobId* id) {
   std::uint64_t pos = head_.load(std::memory_order_relaxed);
   Slot* slot;
   for (;;) {
@@ -198,33 +285,28 @@ bool WorkerPool::TryDequeue(pool_internal::Job* job, JobId* id) {
   return true;
 }
 
-void WorkerPool::WakeWorker() {
+void WorkerPool::Impl::WakeWorker() {
   MutexLock lock(mu_);
   ++wake_epoch_;
   wake_.NotifyOne();
 }
 
-void WorkerPool::WakeSubmitters() {
+void WorkerPool::Impl::WakeSubmitters() {
   MutexLock lock(space_mu_);
   ++space_epoch_;
   space_.NotifyAll();
 }
 
-SubmitResult WorkerPool::SubmitBlocking(pool_internal::Job& job, const Context& ctx) {
-  auto from_ctx = [&ctx] {
-    return SubmitResult{ctx.err() == ContextErr::kDeadlineExceeded
-                            ? PoolStatus::kDeadlineExceeded
-                            : PoolStatus::kCanceled};
-  };
-  // Wakes this wait when ctx is canceled; unregistered after space_mu_ is
-  // released (it is declared before the lock).
+SubmitResult WorkerPool::Impl::SubmitBlocking(pool_internal::Job& job, const Context& ctx) {
+  // Wakes this wait when ctx is done, canceled or at its deadline (on time,
+  // whatever clock it reads); unregistered after space_mu_ is released (it
+  // is declared before the lock).
   CallbackHandle wake = ctx.on_done([this] { WakeSubmitters(); });
-  const std::optional<Context::Clock::time_point> deadline = ctx.deadline();
   MutexLock lock(space_mu_);
   for (;;) {
     if (ctx.done()) {
       CountRejected();
-      return from_ctx();
+      return {StatusFor<PoolStatus>(ctx.err())};
     }
     const std::uint64_t epoch = space_epoch_;
     // Register first, then re-check (Dekker with TryDequeue): either our
@@ -241,15 +323,11 @@ SubmitResult WorkerPool::SubmitBlocking(pool_internal::Job& job, const Context& 
     auto moved_or_done = [&]() RACELAB_REQUIRES(space_mu_) {
       return space_epoch_ != epoch || ctx.done();
     };
-    if (deadline) {
-      space_.WaitUntil(lock, *deadline, moved_or_done);
-    } else {
-      space_.Wait(lock, moved_or_done);
-    }
+    space_.Wait(lock, moved_or_done);
   }
 }
 
-bool WorkerPool::Park() {
+bool WorkerPool::Impl::Park() {
   MutexLock lock(mu_);
   idle_.fetch_add(1, std::memory_order_seq_cst);
   bool keep_going = true;
@@ -272,7 +350,7 @@ bool WorkerPool::Park() {
   return keep_going;
 }
 
-void WorkerPool::WorkerLoop(int index) {
+void WorkerPool::Impl::WorkerLoop(int index) {
   WorkerCounters& counters = counters_[index];
   pool_internal::Job job;
   JobId id = 0;
@@ -303,33 +381,33 @@ void WorkerPool::WorkerLoop(int index) {
   changed_.NotifyAll();
 }
 
-void WorkerPool::Run(pool_internal::Job& job, JobId id, WorkerCounters& counters) {
+void WorkerPool::Impl::Run(pool_internal::Job& job, JobId id, WorkerCounters& counters) {
   // Single writer per counter: a relaxed load and store, no locked add.
   auto bump = [](std::atomic<std::uint64_t>& c) {
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   };
   counters.running.store(1, std::memory_order_relaxed);
-  Error err;
+  Status err;
   int attempts = 1;
   if (retry_.max_attempts <= 1) {
     try {
       err = job(ctx_);
     } catch (...) {
-      err = ErrorOf(std::current_exception());
+      err = FailureOf(std::current_exception());
     }
   } else {
     err = RunWithRetryImpl(ctx_, retry_, job, &attempts);
   }
   job.reset();
   counters.running.store(0, std::memory_order_relaxed);
-  if (!err) {
+  if (err.ok()) {
     bump(counters.done);
     return;
   }
   bump(counters.failed);
   if (!on_failure_) return;
   try {
-    on_failure_(JobFailure{id, std::move(*err), attempts});
+    on_failure_(JobFailure{id, err.message(), attempts});
   } catch (const std::exception& e) {
     std::fprintf(stderr, "racelab::WorkerPool: on_failure threw: %s\n", e.what());
   } catch (...) {
@@ -337,7 +415,7 @@ void WorkerPool::Run(pool_internal::Job& job, JobId id, WorkerCounters& counters
   }
 }
 
-ShutdownResult WorkerPool::shutdown(Context::Clock::time_point deadline) {
+PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point deadline) {
   for (const std::thread& t : threads_) {
     if (t.get_id() == std::this_thread::get_id()) {
       throw std::logic_error(
@@ -353,7 +431,7 @@ ShutdownResult WorkerPool::shutdown(Context::Clock::time_point deadline) {
     }
     phase_ = Phase::kShuttingDown;
   }
-  ShutdownResult result;
+  PoolShutdown result;
 
   // 1. Intake stops: every submit whose tail CAS came before this is
   //    accepted (and will be published); every later one sees the bit.
@@ -370,7 +448,7 @@ ShutdownResult WorkerPool::shutdown(Context::Clock::time_point deadline) {
   {
     MutexLock lock(mu_);
     auto all_exited = [&]() RACELAB_REQUIRES(mu_) { return live_workers_ == 0; };
-    if (deadline == Context::Clock::time_point::max()) {
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
       changed_.Wait(lock, all_exited);
     } else {
       result.deadline_exceeded = !changed_.WaitUntil(lock, deadline, all_exited);
@@ -415,7 +493,7 @@ ShutdownResult WorkerPool::shutdown(Context::Clock::time_point deadline) {
   return result;
 }
 
-PoolStats WorkerPool::stats() const {
+PoolStats WorkerPool::Impl::Stats() const {
   PoolStats s;
   const std::uint64_t head = head_.load(std::memory_order_relaxed);
   const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~kClosedBit;
@@ -433,5 +511,24 @@ PoolStats WorkerPool::stats() const {
   }
   return s;
 }
+
+// ---- WorkerPool: the public face --------------------------------------------
+
+WorkerPool::WorkerPool(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+WorkerPool::WorkerPool() : WorkerPool(Options{}) {}
+WorkerPool::~WorkerPool() { impl_->Shutdown(std::chrono::steady_clock::time_point::max()); }
+
+SubmitResult WorkerPool::Submit(pool_internal::Job& job, const Context* ctx) {
+  return impl_->Submit(job, ctx);
+}
+
+PoolShutdown WorkerPool::shutdown(std::chrono::steady_clock::time_point deadline) {
+  return impl_->Shutdown(deadline);
+}
+
+PoolStats WorkerPool::stats() const { return impl_->Stats(); }
+const Context& WorkerPool::context() const noexcept { return impl_->context(); }
+int WorkerPool::workers() const noexcept { return impl_->workers(); }
+std::size_t WorkerPool::queue_capacity() const noexcept { return impl_->queue_capacity(); }
 
 }  // namespace racelab

@@ -14,18 +14,17 @@
 #include <vector>
 
 #include "racelab/base/thread_name.h"
+#include "racelab/sync/clock.h"
 #include "racelab/sync/context.h"
-#include "eventually.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
-using namespace std::chrono_literals;
-using Clock = Context::Clock;
-
-constexpr auto kPatience = 10s;  // a bug fails instead of hanging
-
+using racelab::testing::AwaitCallbacks;
 using racelab::testing::Eventually;
+using racelab::testing::kPatience;
+using namespace std::chrono_literals;
 
 TEST(ChannelTest, StatusNamesReadWell) {
   EXPECT_EQ(ToString(ChanStatus::kOk), "ok");
@@ -156,13 +155,17 @@ TEST(ChannelTest, RendezvousSendReturnsOnlyAfterAReceiverTookTheValue) {
 
 TEST(ChannelTest, RendezvousSendWithoutReceiverGivesUpAtDeadlineKeepingTheValue) {
   Channel<std::unique_ptr<int>> ch(0);
-  const auto start = Clock::now();
-  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
+  FakeClock fake;
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms, fake.clock());
   auto value = std::make_unique<int>(5);
-  EXPECT_EQ(ch.send(std::move(value), ctx), ChanStatus::kDeadlineExceeded);
-  const auto waited = Clock::now() - start;
-  EXPECT_GE(waited, 20ms);
-  EXPECT_LT(waited, kPatience);
+  auto sender = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-send");
+    return ch.send(std::move(value), ctx);
+  });
+  ASSERT_TRUE(AwaitCallbacks(ctx, 1));  // waiting for a receiver
+  fake.advance(20ms);
+  ASSERT_EQ(sender.wait_for(kPatience), std::future_status::ready);
+  EXPECT_EQ(sender.get(), ChanStatus::kDeadlineExceeded);
   ASSERT_NE(value, nullptr);
   EXPECT_EQ(*value, 5);
   EXPECT_EQ(ch.try_recv().status, ChanStatus::kEmpty) << "the value was taken back";
@@ -204,13 +207,18 @@ TEST(ChannelTest, RecvGivesUpWhenTheContextIsCanceled) {
 
 TEST(ChannelTest, RecvHonoursTheContextDeadline) {
   Channel<int> ch(1);
-  const auto start = Clock::now();
-  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
-  RecvResult<int> r = ch.recv(ctx);
-  const auto waited = Clock::now() - start;
-  EXPECT_EQ(r.status, ChanStatus::kDeadlineExceeded);
-  EXPECT_GE(waited, 20ms);
-  EXPECT_LT(waited, kPatience);
+  FakeClock fake;
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms, fake.clock());
+  auto receiver = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-recv");
+    return ch.recv(ctx).status;
+  });
+  ASSERT_TRUE(AwaitCallbacks(ctx, 1));  // waiting for a value
+  fake.advance(19ms);
+  EXPECT_NE(receiver.wait_for(0s), std::future_status::ready);
+  fake.advance(1ms);
+  ASSERT_EQ(receiver.wait_for(kPatience), std::future_status::ready);
+  EXPECT_EQ(receiver.get(), ChanStatus::kDeadlineExceeded);
 }
 
 TEST(ChannelTest, SendOnFullChannelGivesUpWhenCanceledKeepingTheValue) {

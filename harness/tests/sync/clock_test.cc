@@ -8,22 +8,24 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/context.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using TimePoint = Clock::time_point;
 
 constexpr TimePoint kT0 = FakeClock::kDefaultStart;
-constexpr auto kTestDeadline = seconds(20);
 
 TEST(ClockTest, DefaultHandleIsTheRealMonotonicClock) {
   const Clock clock;
@@ -93,7 +95,7 @@ TEST(FakeClockTest, SleepUntilOnADoneContextReturnsFalseAtOnce) {
 
 TEST(FakeClockTest, SleepUntilWakesWhenTheClockReachesTheInstant) {
   FakeClock fake(kT0);
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   std::atomic<bool> returned{false};
   bool reached = false;
   TimePoint woke_at;
@@ -103,9 +105,9 @@ TEST(FakeClockTest, SleepUntilWakesWhenTheClockReachesTheInstant) {
     woke_at = fake.now();
     returned = true;
   });
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   fake.advance(milliseconds(999));
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));  // still parked
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));  // still parked
   EXPECT_FALSE(returned);
   fake.advance(milliseconds(1));
   sleeper.join();
@@ -116,14 +118,14 @@ TEST(FakeClockTest, SleepUntilWakesWhenTheClockReachesTheInstant) {
 
 TEST(FakeClockTest, SleepUntilReturnsFalseWhenTheContextIsCanceled) {
   FakeClock fake(kT0);
-  const auto [parent, parent_cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [parent, parent_cancel] = WithTimeout(Context::Background(), kPatience);
   const auto [ctx, cancel] = WithCancel(parent);
   bool reached = true;
   std::thread sleeper([&, ctx = ctx] {
     SetCurrentThreadName("rl-test-sleeper");
     reached = fake.clock().sleep_until(ctx, kT0 + hours(1));
   });
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   cancel();
   sleeper.join();
   EXPECT_FALSE(reached);
@@ -131,11 +133,19 @@ TEST(FakeClockTest, SleepUntilReturnsFalseWhenTheContextIsCanceled) {
   EXPECT_EQ(fake.sleepers(), 0);
 }
 
-TEST(FakeClockTest, SleepUntilReturnsFalseWhenTheRealDeadlinePasses) {
+TEST(FakeClockTest, SleepUntilReturnsFalseWhenTheContextDeadlineComesFirst) {
   FakeClock fake(kT0);
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50));
-  EXPECT_FALSE(fake.clock().sleep_until(ctx, kT0 + hours(1)));
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50), fake.clock());
+  auto sleeper = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-sleeper");
+    return fake.clock().sleep_until(ctx, kT0 + hours(1));
+  });
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
+  fake.advance(milliseconds(50));
+  ASSERT_EQ(sleeper.wait_for(kPatience), std::future_status::ready);
+  EXPECT_FALSE(sleeper.get());
   EXPECT_EQ(ctx.err(), ContextErr::kDeadlineExceeded);
+  EXPECT_EQ(fake.now(), kT0 + milliseconds(50));
 }
 
 TEST(FakeClockTest, AwaitSleepersTimesOutWhenNobodySleeps) {
@@ -161,7 +171,7 @@ TEST(RealClockTest, SleepUntilReturnsEarlyWhenTheContextIsCanceled) {
   });
   EXPECT_FALSE(clock.sleep_until(ctx, start + hours(1)));
   canceller.join();
-  EXPECT_LT(clock.now() - start, kTestDeadline);
+  EXPECT_LT(clock.now() - start, kPatience);
 }
 
 // ---- stress (run under TSan) ----------------------------------------------
@@ -174,7 +184,7 @@ TEST(FakeClockStressTest, SleepersReadersAndAnAdvancerAgree) {
   constexpr int kReaders = 2;
   constexpr int kSteps = 200;
   FakeClock fake(kT0);
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   std::atomic<int> early{0};
   std::atomic<int> not_reached{0};
   std::atomic<int> went_back{0};

@@ -14,15 +14,15 @@
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/context.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using namespace std::chrono_literals;
 using ::testing::AnyOf;
 using ::testing::StartsWith;
-
-constexpr auto kPatience = 10s;  // a bug fails instead of hanging
 
 std::string LogicErrorOf(const std::function<void()>& fn) {
   try {
@@ -37,13 +37,13 @@ TEST(ErrGroupTest, WaitReturnsNoErrorWhenEveryTaskSucceeds) {
   ErrGroup group;
   std::atomic<int> ran{0};
   for (int i = 0; i < 10; ++i) {
-    group.go([&]() -> Error {
+    group.go([&]() -> Status {
       ran.fetch_add(1);
-      return std::nullopt;
+      return Status::Ok();
     });
   }
   group.go([&] { ran.fetch_add(1); });  // void tasks succeed
-  EXPECT_EQ(group.wait(), std::nullopt);
+  EXPECT_TRUE(group.wait().ok());
   EXPECT_EQ(ran.load(), 11);
 }
 
@@ -51,29 +51,29 @@ TEST(ErrGroupTest, WaitPublishesWhatTasksWrote) {
   ErrGroup group;
   std::vector<int> out(8, 0);  // plain ints: TSan checks the edge
   for (int i = 0; i < 8; ++i) group.go([&out, i] { out[i] = i * i; });
-  ASSERT_EQ(group.wait(), std::nullopt);
+  ASSERT_TRUE(group.wait().ok());
   for (int i = 0; i < 8; ++i) EXPECT_EQ(out[i], i * i);
 }
 
 TEST(ErrGroupTest, WaitReturnsTheFirstError) {
   auto [group, ctx] = ErrGroup::WithContext(Context::Background());
-  group.go([]() -> Error { return "first"; });
+  group.go([]() -> Status { return "first"; });
   // Fails only once the first error canceled the context: strictly later.
-  group.go([ctx = ctx]() -> Error {
+  group.go([ctx = ctx]() -> Status {
     if (!ctx.wait_for(kPatience)) return "timed out waiting for the first error";
     return "second";
   });
-  EXPECT_EQ(group.wait(), Error("first"));
-  EXPECT_EQ(group.wait(), Error("first")) << "wait() may be called again";
+  EXPECT_EQ(group.wait(), Status("first"));
+  EXPECT_EQ(group.wait(), Status("first")) << "wait() may be called again";
 }
 
 TEST(ErrGroupTest, AnExceptionIsTheTasksError) {
   ErrGroup a;
-  a.go([]() -> Error { throw std::runtime_error("boom"); });
-  EXPECT_EQ(a.wait(), Error("boom"));
+  a.go([]() -> Status { throw std::runtime_error("boom"); });
+  EXPECT_EQ(a.wait(), Status("boom"));
   ErrGroup b;
   b.go([] { throw 42; });
-  EXPECT_EQ(b.wait(), Error("unknown exception"));
+  EXPECT_EQ(b.wait(), Status("unknown exception"));
 }
 
 TEST(ErrGroupTest, FirstErrorCancelsTheContextSiblingsSee) {
@@ -83,18 +83,18 @@ TEST(ErrGroupTest, FirstErrorCancelsTheContextSiblingsSee) {
     ctx.wait_for(kPatience);
     sibling_saw.set_value(ctx.cause());
   });
-  group.go([]() -> Error { return "disk full"; });
+  group.go([]() -> Status { return "disk full"; });
   auto saw = sibling_saw.get_future();
   ASSERT_EQ(saw.wait_for(kPatience), std::future_status::ready);
   EXPECT_EQ(saw.get(), "disk full");
-  EXPECT_EQ(group.wait(), Error("disk full"));
+  EXPECT_EQ(group.wait(), Status("disk full"));
   EXPECT_EQ(ctx.err(), ContextErr::kCanceled);
 }
 
 TEST(ErrGroupTest, ContextIsCanceledWhenWaitReturns) {
   auto [group, ctx] = ErrGroup::WithContext(Context::Background());
   group.go([] {});
-  EXPECT_EQ(group.wait(), std::nullopt);
+  EXPECT_TRUE(group.wait().ok());
   EXPECT_TRUE(ctx.done());
   EXPECT_EQ(ctx.err(), ContextErr::kCanceled);
   EXPECT_EQ(group.context(), ctx);
@@ -103,19 +103,19 @@ TEST(ErrGroupTest, ContextIsCanceledWhenWaitReturns) {
 TEST(ErrGroupTest, ParentCancellationReachesTheGroupContext) {
   auto [parent, cancel_parent] = WithCancel(Context::Background());
   auto [group, ctx] = ErrGroup::WithContext(parent);
-  group.go([](const Context& task_ctx) -> Error {
+  group.go([](const Context& task_ctx) -> Status {
     if (!task_ctx.wait_for(kPatience)) return "never canceled";
     return std::string(ToString(task_ctx.err()));
   });
   cancel_parent();
-  EXPECT_EQ(group.wait(), Error("context canceled"));
+  EXPECT_EQ(group.wait(), Status("context canceled"));
 }
 
 TEST(ErrGroupTest, TasksReceiveTheGroupContext) {
   auto [group, ctx] = ErrGroup::WithContext(Context::Background());
   std::promise<bool> same;
   group.go([&, ctx = ctx](const Context& task_ctx) { same.set_value(task_ctx == ctx); });
-  EXPECT_EQ(group.wait(), std::nullopt);
+  EXPECT_TRUE(group.wait().ok());
   EXPECT_TRUE(same.get_future().get());
   ErrGroup plain;
   EXPECT_EQ(plain.context(), Context::Background());
@@ -146,7 +146,7 @@ TEST(ErrGroupTest, SetLimitBoundsTheTasksRunningAtOnce) {
       ran.fetch_add(1);
     });
   }
-  EXPECT_EQ(group.wait(), std::nullopt);
+  EXPECT_TRUE(group.wait().ok());
   EXPECT_LE(peak.load(), 2);
   EXPECT_EQ(ran.load(), 20);
 }
@@ -166,7 +166,7 @@ TEST(ErrGroupTest, GoBlocksAtTheLimitUntilATaskFinishes) {
   });
   release.set_value();
   ASSERT_EQ(second.wait_for(kPatience), std::future_status::ready);
-  EXPECT_EQ(group.wait(), std::nullopt);
+  EXPECT_TRUE(group.wait().ok());
   EXPECT_TRUE(second_saw_first_done.get_future().get());
 }
 
@@ -223,12 +223,12 @@ TEST(ErrGroupTest, DestructorWaitsForEveryTask) {
 TEST(ErrGroupTest, MovedGroupKeepsItsTasks) {
   std::atomic<int> finished{0};
   ErrGroup a;
-  a.go([&]() -> Error {
+  a.go([&]() -> Status {
     finished.fetch_add(1);
     return "from a";
   });
   ErrGroup b = std::move(a);
-  EXPECT_EQ(b.wait(), Error("from a"));
+  EXPECT_EQ(b.wait(), Status("from a"));
   EXPECT_EQ(finished.load(), 1);
 }
 
@@ -250,10 +250,10 @@ TEST(ErrGroupTest, StressConcurrentGoWithLimitAndErrors) {
         go.arrive_and_wait();
         for (int i = 0; i < kPerCaller; ++i) {
           const int id = c * kPerCaller + i;
-          auto task = [&runs, id]() -> Error {
+          auto task = [&runs, id]() -> Status {
             runs[id].fetch_add(1);
             if (id % 7 == 3) return "task " + std::to_string(id);
-            return std::nullopt;
+            return Status::Ok();
           };
           if (i % 2 == 0) {
             group.go(task);
@@ -264,10 +264,10 @@ TEST(ErrGroupTest, StressConcurrentGoWithLimitAndErrors) {
       });
     }
     for (auto& t : callers) t.join();
-    Error err = group.wait();
-    ASSERT_TRUE(err.has_value());
-    EXPECT_THAT(*err, StartsWith("task "));
-    EXPECT_EQ(ctx.cause(), *err);
+    Status err = group.wait();
+    ASSERT_FALSE(err.ok());
+    EXPECT_THAT(err.message(), StartsWith("task "));
+    EXPECT_EQ(ctx.cause(), err.message());
     for (auto& r : runs) EXPECT_EQ(r.load(), 1);
   }
 }

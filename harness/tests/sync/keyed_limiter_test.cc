@@ -1,6 +1,6 @@
-// KeyedLimiter: per-key buckets and tiers on fixed instants of a FakeClock,
-// the cap policy, stale eviction, the cleanup thread's lifetime, the 429
-// headers, and concurrent use under TSan. No test sleeps; every wait has a
+// KeyedLimiter: per-key buckets and limits on fixed instants of a
+// FakeClock, the cap policy, stale eviction, the cleanup thread's lifetime,
+// and concurrent use under TSan. No test sleeps; every wait has a
 // deadline.
 #include "racelab/sync/keyed_limiter.h"
 
@@ -18,26 +18,24 @@
 #include "racelab/sync/clock.h"
 #include "racelab/sync/mutex.h"
 #include "racelab/sync/token_bucket.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
-using ::testing::Contains;
-using ::testing::Not;
-using ::testing::Pair;
 using TimePoint = Clock::time_point;
 
 constexpr TimePoint kT0 = FakeClock::kDefaultStart;
-constexpr auto kTestDeadline = seconds(20);
 
-// One shard, no cleanup thread, default tier {10/s, 3}: results depend only
+// One shard, no cleanup thread, every key {10/s, 3}: results depend only
 // on the instants the test passes.
 KeyedLimiterOptions Options() {
   KeyedLimiterOptions o;
-  o.default_tier = {10, 3};
+  o.limits = {10, 3};
   o.shards = 1;
   o.cleanup_interval = std::chrono::nanoseconds::zero();
   o.idle_ttl = minutes(1);
@@ -52,7 +50,7 @@ int CountThreadsNamed(std::string_view name) {
 
 // ---- decisions ------------------------------------------------------------
 
-TEST(KeyedLimiterTest, NewKeyStartsWithAFullBucketOfItsTier) {
+TEST(KeyedLimiterTest, NewKeyStartsWithAFullBucket) {
   KeyedLimiter limiter(Options());
   for (int remaining : {2, 1, 0}) {
     const Decision d = limiter.allow_at("10.0.0.1", kT0);
@@ -60,7 +58,6 @@ TEST(KeyedLimiterTest, NewKeyStartsWithAFullBucketOfItsTier) {
     EXPECT_EQ(d.remaining, remaining);
     EXPECT_EQ(d.retry_after, seconds(0));
     EXPECT_EQ(d.limit, 10);
-    EXPECT_EQ(d.tier, Tier::kDefault);
     EXPECT_EQ(d.reason, DecisionReason::kAllowed);
   }
   const Decision denied = limiter.allow_at("10.0.0.1", kT0);
@@ -81,7 +78,7 @@ TEST(KeyedLimiterTest, KeysHaveSeparateBuckets) {
 
 TEST(KeyedLimiterTest, RetryAfterIsTheWaitRoundedUpToWholeSeconds) {
   KeyedLimiterOptions o = Options();
-  o.default_tier = {0.25, 1};  // a token every 4 s
+  o.limits = {0.25, 1};  // a token every 4 s
   KeyedLimiter limiter(o);
   ASSERT_TRUE(limiter.allow_at("k", kT0).allowed);
   EXPECT_EQ(limiter.allow_at("k", kT0).retry_after, seconds(4));
@@ -91,7 +88,7 @@ TEST(KeyedLimiterTest, RetryAfterIsTheWaitRoundedUpToWholeSeconds) {
 
 TEST(KeyedLimiterTest, RetryAfterIsAtLeastOneSecondWhenDenied) {
   KeyedLimiterOptions o = Options();
-  o.default_tier = {1000, 1};  // the next token in 1 ms
+  o.limits = {1000, 1};  // the next token in 1 ms
   KeyedLimiter limiter(o);
   ASSERT_TRUE(limiter.allow_at("k", kT0).allowed);
   const Decision d = limiter.allow_at("k", kT0);
@@ -99,50 +96,39 @@ TEST(KeyedLimiterTest, RetryAfterIsAtLeastOneSecondWhenDenied) {
   EXPECT_EQ(d.retry_after, seconds(1));
 }
 
-TEST(KeyedLimiterTest, TierComesFromTheMap) {
-  KeyedLimiterOptions o = Options();
-  o.pro_tier = {50, 7};
-  o.tiers = {{"key-pro", Tier::kPro}};
-  KeyedLimiter limiter(o);
-  const Decision pro = limiter.allow_at("key-pro", kT0);
-  EXPECT_EQ(pro.tier, Tier::kPro);
-  EXPECT_EQ(pro.limit, 50);
-  EXPECT_EQ(pro.remaining, 6);
-  EXPECT_EQ(limiter.allow_at("key-other", kT0).tier, Tier::kDefault);
-}
-
-TEST(KeyedLimiterTest, ResolverWinsOverTheMapAndRunsOncePerNewKey) {
+TEST(KeyedLimiterTest, LimitsForGivesEachNewKeyItsLimitsOnce) {
   std::atomic<int> calls{0};
   KeyedLimiterOptions o = Options();
-  o.enterprise_tier = {100, 200};
-  o.tiers = {{"key-e", Tier::kFree}};
-  o.resolver = [&](std::string_view key) {
+  o.limits_for = [&](std::string_view key) {
     calls.fetch_add(1);
-    return key.starts_with("key-e") ? Tier::kEnterprise : Tier::kFree;
+    return key == "key-pro" ? KeyLimits{50, 7} : KeyLimits{1, 5};
   };
   KeyedLimiter limiter(o);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(limiter.allow_at("key-e", kT0).tier, Tier::kEnterprise);
-  EXPECT_EQ(limiter.allow_at("anon", kT0).tier, Tier::kFree);
+  const Decision pro = limiter.allow_at("key-pro", kT0);
+  EXPECT_EQ(pro.limit, 50);
+  EXPECT_EQ(pro.remaining, 6);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(limiter.allow_at("key-pro", kT0).limit, 50);
+  EXPECT_EQ(limiter.allow_at("anon", kT0).limit, 1);
   EXPECT_EQ(calls.load(), 2);
 }
 
-// A slow resolver (say, a database lookup) for one new key must not hold
+// A slow limits_for (say, a database lookup) for one new key must not hold
 // up other keys, even in the same shard: it runs outside the lock.
-TEST(KeyedLimiterTest, ResolverRunsOutsideTheShardLock) {
+TEST(KeyedLimiterTest, LimitsForRunsOutsideTheShardLock) {
   Mutex mu;
   CondVar cv;
-  bool resolving = false;   // guarded by mu (test-local)
-  bool fast_done = false;   // guarded by mu
+  bool resolving = false;  // guarded by mu (test-local)
+  bool fast_done = false;  // guarded by mu
   bool slow_released = false;
   KeyedLimiterOptions o = Options();  // one shard
-  o.resolver = [&](std::string_view key) {
+  o.limits_for = [&](std::string_view key) {
     if (key == "slow") {
       MutexLock lock(mu);
       resolving = true;
       cv.NotifyAll();
-      slow_released = cv.WaitFor(lock, kTestDeadline, [&] { return fast_done; });
+      slow_released = cv.WaitFor(lock, kPatience, [&] { return fast_done; });
     }
-    return Tier::kDefault;
+    return KeyLimits{10, 3};
   };
   KeyedLimiter limiter(o);
   std::thread slow([&] {
@@ -151,7 +137,7 @@ TEST(KeyedLimiterTest, ResolverRunsOutsideTheShardLock) {
   });
   {
     MutexLock lock(mu);
-    ASSERT_TRUE(cv.WaitFor(lock, kTestDeadline, [&] { return resolving; }));
+    ASSERT_TRUE(cv.WaitFor(lock, kPatience, [&] { return resolving; }));
   }
   EXPECT_TRUE(limiter.allow_at("fast", kT0).allowed);  // while "slow" resolves
   {
@@ -164,20 +150,22 @@ TEST(KeyedLimiterTest, ResolverRunsOutsideTheShardLock) {
   EXPECT_EQ(limiter.size(), 2u);
 }
 
-TEST(KeyedLimiterTest, BurstZeroTierIsNeverAllowedAndNeverWorthRetrying) {
+TEST(KeyedLimiterTest, BurstZeroKeyIsNeverAllowedAndNeverWorthRetrying) {
   KeyedLimiterOptions o = Options();
-  o.free_tier = {10, 0};
-  o.tiers = {{"banned", Tier::kFree}};
+  o.limits_for = [](std::string_view key) {
+    return key == "banned" ? KeyLimits{10, 0} : KeyLimits{10, 3};
+  };
   KeyedLimiter limiter(o);
   const Decision d = limiter.allow_at("banned", kT0 + minutes(5));
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.retry_after, kRetryNever);
 }
 
-TEST(KeyedLimiterTest, InfiniteTierAllowsEverything) {
+TEST(KeyedLimiterTest, InfiniteLimitAllowsEverything) {
   KeyedLimiterOptions o = Options();
-  o.enterprise_tier = {TokenBucket::kInf, 0};
-  o.tiers = {{"vip", Tier::kEnterprise}};
+  o.limits_for = [](std::string_view key) {
+    return key == "vip" ? KeyLimits{TokenBucket::kInf, 0} : KeyLimits{10, 3};
+  };
   KeyedLimiter limiter(o);
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(limiter.allow_at("vip", kT0).allowed);
 }
@@ -207,7 +195,7 @@ TEST(KeyedLimiterTest, EarlierInstantDoesNotRefillTwice) {
 
 TEST(KeyedLimiterTest, AtCapNewKeyIsRefusedWhileTheLeastRecentKeyIsLimited) {
   KeyedLimiterOptions o = Options();
-  o.default_tier = {1, 2};
+  o.limits = {1, 2};
   o.max_keys = 2;
   KeyedLimiter limiter(o);
   ASSERT_TRUE(limiter.allow_at("a", kT0).allowed);
@@ -221,7 +209,7 @@ TEST(KeyedLimiterTest, AtCapNewKeyIsRefusedWhileTheLeastRecentKeyIsLimited) {
 
 TEST(KeyedLimiterTest, AtCapNewKeyTakesTheSlotOfAFullLeastRecentKey) {
   KeyedLimiterOptions o = Options();
-  o.default_tier = {1, 2};
+  o.limits = {1, 2};
   o.max_keys = 2;
   KeyedLimiter limiter(o);
   ASSERT_TRUE(limiter.allow_at("a", kT0).allowed);  // a: 1 left
@@ -230,7 +218,7 @@ TEST(KeyedLimiterTest, AtCapNewKeyTakesTheSlotOfAFullLeastRecentKey) {
   const TimePoint t1 = kT0 + seconds(1);            // a full, b at 1
   EXPECT_TRUE(limiter.allow_at("c", t1).allowed);   // evicts a
   EXPECT_EQ(limiter.size(), 2u);
-  const Decision b = limiter.allow_at("b", t1);     // b was remembered
+  const Decision b = limiter.allow_at("b", t1);  // b was remembered
   EXPECT_TRUE(b.allowed);
   EXPECT_EQ(b.remaining, 0);
   // Now c (1 token left) is the least recent and not full: a must wait.
@@ -239,7 +227,7 @@ TEST(KeyedLimiterTest, AtCapNewKeyTakesTheSlotOfAFullLeastRecentKey) {
 
 TEST(KeyedLimiterTest, AtCapAnIdleLeastRecentKeyIsEvictedEvenIfNotFull) {
   KeyedLimiterOptions o = Options();
-  o.default_tier = {0, 1};  // never refills: never full again
+  o.limits = {0, 1};  // never refills: never full again
   o.max_keys = 1;
   KeyedLimiter limiter(o);
   ASSERT_TRUE(limiter.allow_at("a", kT0).allowed);
@@ -274,7 +262,7 @@ TEST(KeyedLimiterTest, CapHoldsAcrossShards) {
   KeyedLimiterOptions o = Options();
   o.shards = 8;
   o.max_keys = 20;
-  o.default_tier = {0, 1};  // entries never full: only idleness frees them
+  o.limits = {0, 1};  // entries never full: only idleness frees them
   KeyedLimiter limiter(o);
   int admitted = 0;
   for (int i = 0; i < 1000; ++i) {
@@ -338,7 +326,7 @@ TEST(KeyedLimiterTest, CleanupThreadEvictsStaleEntries) {
   ASSERT_TRUE(limiter.allow("b").allowed);
   fake.advance(minutes(1));
   MutexLock lock(mu);
-  EXPECT_TRUE(cv.WaitFor(lock, kTestDeadline, [&] { return evicted >= 2; }));
+  EXPECT_TRUE(cv.WaitFor(lock, kPatience, [&] { return evicted >= 2; }));
   EXPECT_EQ(limiter.size(), 0u);
 }
 
@@ -350,56 +338,21 @@ TEST(KeyedLimiterTest, CleanupThreadIsNamedAndJoinedAtOnceOnDestruction) {
     o.cleanup_interval = std::chrono::hours(1);
     KeyedLimiter limiter(o);
     // The thread names itself first thing; give it until the deadline.
-    const auto deadline = std::chrono::steady_clock::now() + kTestDeadline;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
     while (CountThreadsNamed("rl-keyed-gc") == before &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::yield();
     }
     EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before + 1);
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, kTestDeadline);  // not 1 h
-  EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before);  // joined, not leaked
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kPatience);  // not 1 h
+  EXPECT_EQ(CountThreadsNamed("rl-keyed-gc"), before);             // joined, not leaked
 }
 
 TEST(KeyedLimiterTest, NoCleanupThreadWhenIntervalIsZero) {
   const int before = static_cast<int>(ListThreads().size());
   KeyedLimiter limiter(Options());
   EXPECT_EQ(static_cast<int>(ListThreads().size()), before);
-}
-
-// ---- headers --------------------------------------------------------------
-
-TEST(KeyedLimiterTest, HeadersForAnAllowedRequest) {
-  Decision d;
-  d.allowed = true;
-  d.limit = 10;
-  d.remaining = 2;
-  const auto headers = RateLimitHeaders(d);
-  EXPECT_THAT(headers, Contains(Pair("RateLimit-Limit", "10")));
-  EXPECT_THAT(headers, Contains(Pair("RateLimit-Remaining", "2")));
-  EXPECT_EQ(headers.size(), 2u);  // no Retry-After
-}
-
-TEST(KeyedLimiterTest, HeadersForADeniedRequestCarryRetryAfter) {
-  KeyedLimiterOptions o = Options();
-  o.default_tier = {0.5, 1};
-  KeyedLimiter limiter(o);
-  ASSERT_TRUE(limiter.allow_at("k", kT0).allowed);
-  const auto headers = RateLimitHeaders(limiter.allow_at("k", kT0));
-  EXPECT_THAT(headers, Contains(Pair("RateLimit-Limit", "0.5")));
-  EXPECT_THAT(headers, Contains(Pair("RateLimit-Remaining", "0")));
-  EXPECT_THAT(headers, Contains(Pair("Retry-After", "2")));
-}
-
-TEST(KeyedLimiterTest, HeadersLeaveOutInfiniteValues) {
-  Decision d;
-  d.allowed = false;
-  d.limit = TokenBucket::kInf;
-  d.retry_after = kRetryNever;
-  const auto headers = RateLimitHeaders(d);
-  EXPECT_THAT(headers, Not(Contains(Pair("RateLimit-Limit", ::testing::_))));
-  EXPECT_THAT(headers, Not(Contains(Pair("Retry-After", ::testing::_))));
-  EXPECT_THAT(headers, Contains(Pair("RateLimit-Remaining", "0")));
 }
 
 // ---- stress (run under TSan) ----------------------------------------------
@@ -411,7 +364,7 @@ TEST(KeyedLimiterStressTest, SharedKeyAdmitsExactlyTheBurstAcrossThreads) {
   constexpr int kAttempts = 200;
   FakeClock fake(kT0);
   KeyedLimiterOptions o = Options();
-  o.default_tier = {10, 100};
+  o.limits = {10, 100};
   o.shards = 16;
   o.clock = fake.clock();
   KeyedLimiter limiter(o);
@@ -442,7 +395,7 @@ TEST(KeyedLimiterStressTest, FloodOfDistinctKeysNeverExceedsTheCap) {
   constexpr std::size_t kCap = 64;
   FakeClock fake(kT0);
   KeyedLimiterOptions o = Options();
-  o.default_tier = {100, 2};
+  o.limits = {100, 2};
   o.shards = 8;
   o.max_keys = kCap;
   o.idle_ttl = milliseconds(50);

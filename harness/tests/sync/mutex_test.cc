@@ -9,12 +9,13 @@
 #include <vector>
 
 #include "racelab/base/thread_name.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using namespace std::chrono_literals;
-constexpr auto kPatience = 10s;  // a bug fails instead of hanging
 
 // A counter only ever touched under its mutex; TSan checks the claim.
 class GuardedCounter {

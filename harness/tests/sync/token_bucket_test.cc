@@ -10,16 +10,19 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <thread>
 #include <vector>
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/clock.h"
 #include "racelab/sync/context.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::kPatience;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using TimePoint = Clock::time_point;
@@ -27,7 +30,6 @@ using TimePoint = Clock::time_point;
 constexpr Clock::duration kD = milliseconds(100);
 constexpr TimePoint kT0 = FakeClock::kDefaultStart;
 // Safety net for every test that blocks: a hang fails instead of hanging.
-constexpr auto kTestDeadline = seconds(20);
 
 TimePoint T(int k) { return kT0 + k * kD; }
 
@@ -68,28 +70,47 @@ TEST(TokenBucketTest, StartsFull) {
 
 TEST(TokenBucketTest, BurstOneAllowsOneEventPerInterval) {
   TokenBucket bucket(10, 1);
-  Walk(bucket, {{0, 1, true}, {0, 1, false}, {0, 1, false},
-                {1, 1, true}, {1, 1, false}, {1, 1, false},
+  Walk(bucket, {{0, 1, true},
+                {0, 1, false},
+                {0, 1, false},
+                {1, 1, true},
+                {1, 1, false},
+                {1, 1, false},
                 {2, 2, false},  // n above burst never fits
-                {2, 1, true}, {2, 1, false}});
+                {2, 1, true},
+                {2, 1, false}});
 }
 
 TEST(TokenBucketTest, BurstThreeRefillsOneTokenPerInterval) {
   TokenBucket bucket(10, 3);
-  Walk(bucket, {{0, 2, true}, {0, 2, false}, {0, 1, true}, {0, 1, false},
-                {1, 4, false}, {2, 1, true}, {3, 1, true}, {4, 1, true},
-                {4, 1, true}, {4, 1, false}, {4, 1, false},
-                {9, 3, true}, {9, 0, true}});
+  Walk(bucket, {{0, 2, true},
+                {0, 2, false},
+                {0, 1, true},
+                {0, 1, false},
+                {1, 4, false},
+                {2, 1, true},
+                {3, 1, true},
+                {4, 1, true},
+                {4, 1, true},
+                {4, 1, false},
+                {4, 1, false},
+                {9, 3, true},
+                {9, 0, true}});
 }
 
 TEST(TokenBucketTest, JumpingBackwardsRefillsNothing) {
   TokenBucket bucket(10, 3);
   Walk(bucket, {{1, 1, true},  // start at t1
                 {0, 1, true},  // back to t0: two tokens remain
-                {0, 1, true}, {0, 1, false}, {0, 1, false},
+                {0, 1, true},
+                {0, 1, false},
+                {0, 1, false},
                 {1, 1, true},  // one interval after t0
-                {1, 1, false}, {1, 1, false},
-                {2, 1, true}, {2, 1, false}, {2, 1, false}});
+                {1, 1, false},
+                {1, 1, false},
+                {2, 1, true},
+                {2, 1, false},
+                {2, 1, false}});
 }
 
 TEST(TokenBucketTest, BurstZeroAllowsNothing) {
@@ -106,7 +127,7 @@ TEST(TokenBucketTest, InfiniteLimitAllowsEverythingAndIgnoresBurst) {
   Reservation r = bucket.reserve_n(T(0), 1'000'000);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.delay_from(T(0)), Clock::duration::zero());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait_n(ctx, 5).ok());
 }
 
@@ -168,7 +189,7 @@ TEST(TokenBucketTest, TakeReportsTokensLeftAndWaitWhenDenied) {
   EXPECT_NEAR(take.tokens, 0, 1e-9);
   EXPECT_NEAR(std::chrono::duration<double>(take.wait).count(), 0.1, 1e-6);
   EXPECT_EQ(bucket.take_n(T(0), 3).wait, TokenBucket::kInfDuration);  // > burst
-  EXPECT_TRUE(bucket.take_n(T(1), 1).allowed);  // the denial took nothing
+  EXPECT_TRUE(bucket.take_n(T(1), 1).allowed);                        // the denial took nothing
 }
 
 // ---- reserve and cancel ---------------------------------------------------
@@ -376,7 +397,7 @@ TEST(TokenBucketTest, SetLimitToInfiniteAndBack) {
 TEST(TokenBucketTest, WaitReturnsAtOnceWhenTokensAreThere) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 3, fake.clock());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait_n(ctx, 2).ok());
   EXPECT_NEAR(bucket.tokens(), 1, 1e-9);
   EXPECT_EQ(fake.now(), kT0);  // nobody had to move the clock
@@ -395,11 +416,11 @@ TEST(TokenBucketTest, WaitFailsAtOnceWhenDeadlineTooShort) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 3, fake.clock());
   ASSERT_TRUE(bucket.allow_n(kT0, 2));
-  // Three tokens need 200 ms more; the context has 50 ms of real time.
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50));
+  // Three tokens need 200 ms more; the context has 50 ms.
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(50), fake.clock());
   const WaitStatus s = bucket.wait_n(ctx, 3);
   EXPECT_EQ(s.code, WaitCode::kExceedsDeadline);
-  EXPECT_NE(s.message.find("wait_n(n=3) would exceed the context deadline: needs 200ms"),
+  EXPECT_NE(s.message.find("wait_n(n=3) would exceed the context deadline: needs 200ms, 50ms left"),
             std::string::npos)
       << s.message;
   EXPECT_NEAR(bucket.tokens(), 1, 1e-9);  // nothing taken
@@ -439,7 +460,7 @@ TEST(TokenBucketTest, WaitRefusesNegativeCount) {
 TEST(TokenBucketTest, WaitOnZeroLimitFailsWhenTokensNeverCome) {
   FakeClock fake(kT0);
   TokenBucket bucket(0, 1, fake.clock());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait(ctx).ok());
   const WaitStatus s = bucket.wait(ctx);  // no deadline would help
   EXPECT_EQ(s.code, WaitCode::kExceedsDeadline);
@@ -450,7 +471,7 @@ TEST(TokenBucketTest, WaitBlocksUntilTheClockReachesTimeToAct) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 1, fake.clock());
   ASSERT_TRUE(bucket.allow());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   std::atomic<bool> returned{false};
   WaitStatus status;
   std::thread waiter([&, ctx = ctx] {
@@ -458,9 +479,9 @@ TEST(TokenBucketTest, WaitBlocksUntilTheClockReachesTimeToAct) {
     status = bucket.wait(ctx);
     returned = true;
   });
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   fake.advance(milliseconds(50));  // half way: the token is not there yet
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   EXPECT_FALSE(returned);
   fake.advance(milliseconds(50));
   waiter.join();
@@ -471,7 +492,7 @@ TEST(TokenBucketTest, WaitBlocksUntilTheClockReachesTimeToAct) {
 TEST(TokenBucketTest, WaitCanceledWhileWaitingGivesTokensBack) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 3, fake.clock());
-  const auto [bg, bg_cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [bg, bg_cancel] = WithTimeout(Context::Background(), kPatience);
   ASSERT_TRUE(bucket.wait_n(bg, 2).ok());  // one token left
   const auto [ctx, cancel] = WithCancel(bg);
   WaitStatus status;
@@ -479,7 +500,7 @@ TEST(TokenBucketTest, WaitCanceledWhileWaitingGivesTokensBack) {
     SetCurrentThreadName("rl-test-waiter");
     status = bucket.wait_n(ctx, 3);  // needs 200 ms more
   });
-  ASSERT_TRUE(fake.await_sleepers(1, kTestDeadline));
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
   EXPECT_NEAR(bucket.tokens(), -2, 1e-9);  // reserved while it waits
   cancel("shutdown");
   waiter.join();
@@ -493,10 +514,20 @@ TEST(TokenBucketTest, WaitDeadlinePassingWhileWaitingGivesTokensBack) {
   FakeClock fake(kT0);
   TokenBucket bucket(10, 1, fake.clock());
   ASSERT_TRUE(bucket.allow());
-  // 100 ms of fake time fits in 300 ms of real time, but the fake clock
-  // never moves: the real deadline passes first.
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), milliseconds(300));
-  const WaitStatus s = bucket.wait(ctx);
+  // The token comes in 100 ms of the bucket's clock, within the context's
+  // 300 ms; but the context's clock is another one, and it gets there
+  // first.
+  FakeClock ctx_clock(kT0);
+  const auto [ctx, cancel] =
+      WithTimeout(Context::Background(), milliseconds(300), ctx_clock.clock());
+  auto waiter = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-waiter");
+    return bucket.wait(ctx);
+  });
+  ASSERT_TRUE(fake.await_sleepers(1, kPatience));
+  ctx_clock.advance(milliseconds(300));
+  ASSERT_EQ(waiter.wait_for(kPatience), std::future_status::ready);
+  const WaitStatus s = waiter.get();
   EXPECT_EQ(s.code, WaitCode::kDeadlineExceeded) << s.message;
   EXPECT_NEAR(bucket.tokens(), 0, 1e-9);  // the reserved token came back
   EXPECT_EQ(fake.sleepers(), 0);
@@ -506,7 +537,7 @@ TEST(TokenBucketTest, WaitOnRealClockWaitsForTheToken) {
   const auto start = std::chrono::steady_clock::now();
   TokenBucket bucket(50, 1);  // a token every 20 ms
   ASSERT_TRUE(bucket.allow());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   EXPECT_TRUE(bucket.wait(ctx).ok());
   EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(20));
 }
@@ -520,8 +551,8 @@ TEST(TokenBucketStressTest, ConcurrentAllowAdmitsBurstPlusRateTimesElapsed) {
   constexpr int kThreads = 8;
   constexpr int kBurst = 50;
   constexpr int kSteps = 40;
-  constexpr double kLimit = 100;             // tokens per second
-  constexpr Clock::duration kStep = kD;      // 10 tokens per step
+  constexpr double kLimit = 100;         // tokens per second
+  constexpr Clock::duration kStep = kD;  // 10 tokens per step
   FakeClock fake(kT0);
   TokenBucket bucket(kLimit, kBurst, fake.clock());
   std::atomic<bool> stop{false};
@@ -537,7 +568,7 @@ TEST(TokenBucketStressTest, ConcurrentAllowAdmitsBurstPlusRateTimesElapsed) {
       allowed.fetch_add(mine);
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + kTestDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
   auto drained = [&] {
     while (bucket.tokens() >= 1) {
       if (std::chrono::steady_clock::now() > deadline) return false;
@@ -564,7 +595,7 @@ TEST(TokenBucketStressTest, ConcurrentWaitersRespectTheRate) {
   constexpr int kPerThread = 5;
   FakeClock fake(kT0);
   TokenBucket bucket(10, 1, fake.clock());
-  const auto [ctx, cancel] = WithTimeout(Context::Background(), kTestDeadline);
+  const auto [ctx, cancel] = WithTimeout(Context::Background(), kPatience);
   Mutex mu;
   std::vector<TimePoint> done_at;  // guarded by mu (a test-local vector)
   std::atomic<int> failures{0};
@@ -584,9 +615,8 @@ TEST(TokenBucketStressTest, ConcurrentWaitersRespectTheRate) {
       }
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + kTestDeadline;
-  while (done.load() < kThreads * kPerThread &&
-         std::chrono::steady_clock::now() < deadline) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (done.load() < kThreads * kPerThread && std::chrono::steady_clock::now() < deadline) {
     if (fake.sleepers() > 0) {
       fake.advance(milliseconds(10));
     } else {
@@ -622,12 +652,8 @@ TEST(TokenBucketStressTest, MixedOperationsStayConsistent) {
             if (j % 2 == 0) r.cancel();
             break;
           }
-          case 1:
-            (void)bucket.allow();
-            break;
-          case 2:
-            bucket.set_limit(j % 3 == 0 ? 500 : 1000);
-            break;
+          case 1: (void)bucket.allow(); break;
+          case 2: bucket.set_limit(j % 3 == 0 ? 500 : 1000); break;
           case 3: {
             const auto [ctx, cancel] = WithCancel(Context::Background());
             cancel();  // a wait that is already over: must take nothing

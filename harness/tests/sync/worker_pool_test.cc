@@ -17,18 +17,20 @@
 #include <vector>
 
 #include "racelab/base/thread_name.h"
+#include "racelab/sync/clock.h"
 #include "racelab/sync/context.h"
+#include "test_support.h"
 
 namespace racelab {
 namespace {
 
+using racelab::testing::AwaitCallbacks;
+using racelab::testing::kPatience;
 using namespace std::chrono_literals;
-using Clock = Context::Clock;
+using std::chrono::steady_clock;
 using ::testing::ElementsAre;
 using ::testing::IsSubsetOf;
 using ::testing::UnorderedElementsAre;
-
-constexpr auto kPatience = 10s;  // a bug fails instead of hanging
 
 // A job that occupies a worker until released; started() says it runs.
 class Blocker {
@@ -80,7 +82,7 @@ TEST(WorkerPoolTest, RunsEveryJobOnNamedWorkers) {
         ran.fetch_add(1);
       }));
     }
-    ShutdownResult r = pool.shutdown();
+    PoolShutdown r = pool.shutdown();
     EXPECT_FALSE(r.deadline_exceeded);
     EXPECT_TRUE(r.not_run.empty());
     EXPECT_EQ(pool.stats().done, 100u);
@@ -180,12 +182,18 @@ TEST(WorkerPoolTest, BlockedSubmitGivesUpAtItsDeadline) {
   ASSERT_TRUE(pool.submit(blocker.job()));
   ASSERT_TRUE(blocker.started());
   ASSERT_TRUE(pool.submit([] {}));
-  const auto start = Clock::now();
-  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms);
-  EXPECT_EQ(pool.submit([] {}, ctx).status, PoolStatus::kDeadlineExceeded);
-  const auto waited = Clock::now() - start;
-  EXPECT_GE(waited, 20ms);
-  EXPECT_LT(waited, kPatience);
+  FakeClock fake;
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 20ms, fake.clock());
+  auto submit = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-submit");
+    return pool.submit([] {}, ctx).status;
+  });
+  ASSERT_TRUE(AwaitCallbacks(ctx, 1));  // blocked on the full queue
+  fake.advance(19ms);
+  EXPECT_NE(submit.wait_for(0s), std::future_status::ready);
+  fake.advance(1ms);
+  ASSERT_EQ(submit.wait_for(kPatience), std::future_status::ready);
+  EXPECT_EQ(submit.get(), PoolStatus::kDeadlineExceeded);
   blocker.release();
 }
 
@@ -232,7 +240,7 @@ TEST(WorkerPoolTest, ShutdownDrainsEveryAcceptedJob) {
   std::atomic<int> ran{0};
   WorkerPool pool({.workers = 2, .queue_capacity = 128});
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(pool.try_submit([&] { ran.fetch_add(1); }));
-  ShutdownResult r = pool.shutdown(Clock::now() + kPatience);
+  PoolShutdown r = pool.shutdown(steady_clock::now() + kPatience);
   EXPECT_FALSE(r.deadline_exceeded);
   EXPECT_TRUE(r.not_run.empty());
   EXPECT_EQ(ran.load(), 100);
@@ -247,14 +255,15 @@ TEST(WorkerPoolTest, ShutdownPastItsDeadlineReportsJobsThatNeverRan) {
                   first_started.set_value();
                   ctx.wait_for(kPatience);  // runs until shutdown cancels it
                   first_saw.set_value(ctx.err());
-                }).id,
+                })
+                .id,
             1u);
   ASSERT_EQ(first_started.get_future().wait_for(kPatience), std::future_status::ready);
   std::atomic<int> others_ran{0};
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(pool.submit([&] { others_ran.fetch_add(1); }));
-  const auto start = Clock::now();
-  ShutdownResult r = pool.shutdown(Clock::now() + 20ms);
-  EXPECT_LT(Clock::now() - start, kPatience);
+  const auto start = steady_clock::now();
+  PoolShutdown r = pool.shutdown(steady_clock::now() + 20ms);
+  EXPECT_LT(steady_clock::now() - start, kPatience);
   EXPECT_TRUE(r.deadline_exceeded);
   EXPECT_THAT(r.not_run, ElementsAre(2u, 3u, 4u, 5u, 6u));
   EXPECT_EQ(others_ran.load(), 0);
@@ -277,8 +286,8 @@ TEST(WorkerPoolTest, ShutdownIsIdempotent) {
     pool.context().wait_for(kPatience);
     blocker.release();
   });
-  ShutdownResult first = pool.shutdown(Clock::now() + 1ms);
-  ShutdownResult second = pool.shutdown();
+  PoolShutdown first = pool.shutdown(steady_clock::now() + 1ms);
+  PoolShutdown second = pool.shutdown();
   releaser.join();
   EXPECT_TRUE(first.deadline_exceeded);
   EXPECT_THAT(first.not_run, ElementsAre(2u));
@@ -311,7 +320,10 @@ TEST(WorkerPoolTest, JobsGetThePoolContextNeverTheSubmitters) {
   auto [request, cancel_request] = WithCancel(Context::Background());
   std::promise<std::pair<bool, bool>> seen;
   ASSERT_TRUE(pool.submit(
-      [&](const Context& ctx) { seen.set_value({ctx == pool.context(), ctx.done()}); }, request));
+      [&](const Context& ctx) {
+        seen.set_value({ctx == pool.context(), ctx.done()});
+      },
+      request));
   cancel_request();  // the request ends; the job it handed off still runs
   blocker.release();
   auto f = seen.get_future();
@@ -324,10 +336,10 @@ TEST(WorkerPoolTest, JobsGetThePoolContextNeverTheSubmitters) {
 TEST(WorkerPoolTest, FailuresAreReportedWithIdAndErrorText) {
   Failures failures;
   WorkerPool pool({.workers = 2, .queue_capacity = 8, .on_failure = failures.callback()});
-  const JobId a = pool.submit([]() -> Error { return "bad input"; }).id;
-  const JobId b = pool.submit([]() -> Error { throw std::runtime_error("boom"); }).id;
+  const JobId a = pool.submit([]() -> Status { return "bad input"; }).id;
+  const JobId b = pool.submit([]() -> Status { throw std::runtime_error("boom"); }).id;
   const JobId c = pool.submit([] { throw 42; }).id;
-  ASSERT_TRUE(pool.submit([]() -> Error { return std::nullopt; }));
+  ASSERT_TRUE(pool.submit([]() -> Status { return Status::Ok(); }));
   pool.shutdown();
   std::vector<std::pair<JobId, std::string>> got;
   for (const JobFailure& f : failures.get()) {
@@ -349,9 +361,9 @@ TEST(WorkerPoolTest, RetryRunsAFailingJobAgainUntilItSucceeds) {
                    .retry = {.max_attempts = 3, .initial_backoff = 1ms},
                    .on_failure = failures.callback()});
   std::atomic<int> runs{0};
-  ASSERT_TRUE(pool.submit([&]() -> Error {
+  ASSERT_TRUE(pool.submit([&]() -> Status {
     if (runs.fetch_add(1) < 2) return "flaky";
-    return std::nullopt;
+    return Status::Ok();
   }));
   pool.shutdown();
   EXPECT_EQ(runs.load(), 3);
@@ -365,7 +377,7 @@ TEST(WorkerPoolTest, RetryGivesUpAfterMaxAttempts) {
                    .queue_capacity = 4,
                    .retry = {.max_attempts = 3, .initial_backoff = 1ms, .multiplier = 2},
                    .on_failure = failures.callback()});
-  const JobId id = pool.submit([]() -> Error { return "down"; }).id;
+  const JobId id = pool.submit([]() -> Status { return "down"; }).id;
   pool.shutdown();
   auto got = failures.get();
   ASSERT_EQ(got.size(), 1u);
@@ -382,14 +394,14 @@ TEST(WorkerPoolTest, ShutdownDeadlineInterruptsARetryBackoff) {
                    .on_failure = failures.callback()});
   std::promise<void> first_run;
   std::atomic<int> runs{0};
-  ASSERT_TRUE(pool.submit([&]() -> Error {
+  ASSERT_TRUE(pool.submit([&]() -> Status {
     if (runs.fetch_add(1) == 0) first_run.set_value();
     return "unavailable";
   }));
   ASSERT_EQ(first_run.get_future().wait_for(kPatience), std::future_status::ready);
-  const auto start = Clock::now();
-  ShutdownResult r = pool.shutdown(Clock::now() + 20ms);
-  EXPECT_LT(Clock::now() - start, kPatience);
+  const auto start = steady_clock::now();
+  PoolShutdown r = pool.shutdown(steady_clock::now() + 20ms);
+  EXPECT_LT(steady_clock::now() - start, kPatience);
   EXPECT_TRUE(r.deadline_exceeded);
   EXPECT_EQ(runs.load(), 1);
   auto got = failures.get();
@@ -401,13 +413,14 @@ TEST(WorkerPoolTest, RunWithRetryStopsWhenTheContextIsCanceled) {
   auto [ctx, cancel] = WithCancel(Context::Background());
   int attempts = 0;
   int runs = 0;
-  Error err = RunWithRetry(ctx, {.max_attempts = 10, .initial_backoff = 1ms},
-                           [&, cancel = cancel](const Context&) -> Error {
-                             if (++runs == 2) cancel();
-                             return "nope";
-                           },
-                           &attempts);
-  EXPECT_EQ(err, Error("nope"));
+  Status err = RunWithRetry(
+      ctx, {.max_attempts = 10, .initial_backoff = 1ms},
+      [&, cancel = cancel](const Context&) -> Status {
+        if (++runs == 2) cancel();
+        return "nope";
+      },
+      &attempts);
+  EXPECT_EQ(err, Status("nope"));
   EXPECT_EQ(attempts, 2);
 }
 
@@ -454,7 +467,7 @@ TEST(WorkerPoolTest, DroppedJobsAreDestroyedNotLeaked) {
       pool.context().wait_for(kPatience);
       blocker.release();
     });
-    EXPECT_THAT(pool.shutdown(Clock::now() + 1ms).not_run, ElementsAre(2u));
+    EXPECT_THAT(pool.shutdown(steady_clock::now() + 1ms).not_run, ElementsAre(2u));
     releaser.join();
   }
   EXPECT_EQ(token.use_count(), 1);
@@ -488,10 +501,10 @@ TEST(WorkerPoolTest, StressEveryAcceptedJobRunsExactlyOnce) {
         go.arrive_and_wait();
         for (int i = 0; i < kPerProducer; ++i) {
           const int token = p * kPerProducer + i;
-          auto job = [&runs, token]() -> Error {
+          auto job = [&runs, token]() -> Status {
             runs[token].fetch_add(1);
             if (token % 11 == 0) return "planned failure";
-            return std::nullopt;
+            return Status::Ok();
           };
           SubmitResult r;
           if (i % 3 == 0) {
@@ -503,13 +516,15 @@ TEST(WorkerPoolTest, StressEveryAcceptedJobRunsExactlyOnce) {
             if (i % 6 == 2) cancel();
             r = pool.submit(job, ctx);
           }
-          if (r.ok()) accepted[token].fetch_add(1);
-          else total_rejected.fetch_add(1);
+          if (r.ok())
+            accepted[token].fetch_add(1);
+          else
+            total_rejected.fetch_add(1);
         }
       });
     }
     for (auto& t : producers) t.join();
-    ShutdownResult result = pool.shutdown();
+    PoolShutdown result = pool.shutdown();
     ASSERT_TRUE(result.not_run.empty());
     std::uint64_t n_accepted = 0;
     for (std::size_t t = 0; t < runs.size(); ++t) {
@@ -542,15 +557,17 @@ TEST(WorkerPoolTest, StressShutdownRaceLosesNoAcceptedJob) {
         go.arrive_and_wait();
         for (int i = 0; i < kPerProducer; ++i) {
           const int token = p * kPerProducer + i;
-          SubmitResult r = (i % 2 == 0) ? pool.submit([&runs, token] { runs[token].fetch_add(1); })
-                                        : pool.try_submit([&runs, token] { runs[token].fetch_add(1); });
+          SubmitResult r = (i % 2 == 0)
+                               ? pool.submit([&runs, token] { runs[token].fetch_add(1); })
+                               : pool.try_submit([&runs, token] { runs[token].fetch_add(1); });
           if (r.ok()) ids[token] = r.id;
           if (r.status == PoolStatus::kShutdown) break;
         }
       });
     }
     go.arrive_and_wait();
-    ShutdownResult result = pool.shutdown(Clock::now() + std::chrono::microseconds(200 * round));
+    PoolShutdown result =
+        pool.shutdown(steady_clock::now() + std::chrono::microseconds(200 * round));
     for (auto& t : producers) t.join();
     std::set<JobId> not_run(result.not_run.begin(), result.not_run.end());
     ASSERT_EQ(not_run.size(), result.not_run.size()) << "an id reported twice";

@@ -24,8 +24,8 @@ void SetCurrentThreadName(std::string_view name);
 std::string CurrentThreadName();
 
 struct ThreadInfo {
-  long tid = 0;       // kernel thread id (as in /proc/self/task)
-  std::string name;   // comm, as set by SetCurrentThreadName
+  long tid = 0;      // kernel thread id (as in /proc/self/task)
+  std::string name;  // comm, as set by SetCurrentThreadName
 };
 
 // Every thread of this process, sorted by tid. Reads /proc/self/task.

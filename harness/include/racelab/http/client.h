@@ -27,11 +27,11 @@
 namespace racelab::http {
 
 struct ClientResult {
-  int status = 0;              // 0 when no response arrived
+  int status = 0;  // 0 when no response arrived
   std::string body;
   std::vector<Header> headers;
-  bool keep_alive = false;     // the server left the connection open
-  std::string error;           // "" on success; what failed otherwise
+  bool keep_alive = false;  // the server left the connection open
+  std::string error;        // "" on success; what failed otherwise
 
   bool ok() const { return error.empty(); }
   std::string_view header(std::string_view name) const;
@@ -46,8 +46,7 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // Sends one request and reads its response.
-  ClientResult Send(Method method, std::string_view target,
-                    std::string body = {},
+  ClientResult Send(Method method, std::string_view target, std::string body = {},
                     const std::vector<Header>& headers = {});
   ClientResult Get(std::string_view target) { return Send(Method::kGet, target); }
 

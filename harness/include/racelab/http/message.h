@@ -32,12 +32,12 @@ std::string_view FindHeader(const std::vector<Header>& headers, std::string_view
 
 struct Request {
   Method method = Method::kGet;
-  std::string target;          // as sent: "/hit?x=1"
-  std::string path;            // target before '?': "/hit"
-  std::string query;           // target after '?': "x=1" ("" if none)
+  std::string target;  // as sent: "/hit?x=1"
+  std::string path;    // target before '?': "/hit"
+  std::string query;   // target after '?': "x=1" ("" if none)
   std::vector<Header> headers;
   std::string body;
-  std::string peer_address;    // "127.0.0.1"; the TCP peer, never a header
+  std::string peer_address;  // "127.0.0.1"; the TCP peer, never a header
 
   // The first header named `name` (ASCII case-insensitive), or "" if absent.
   std::string_view header(std::string_view name) const;

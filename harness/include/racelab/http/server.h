@@ -42,8 +42,8 @@
 namespace racelab::http {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";   // loopback unless told otherwise
-  std::uint16_t port = 0;           // 0: the kernel picks a free port
+  std::string host = "127.0.0.1";  // loopback unless told otherwise
+  std::uint16_t port = 0;          // 0: the kernel picks a free port
   int io_threads = 4;
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 1024 * 1024;
@@ -54,18 +54,19 @@ struct ServerOptions {
 };
 
 struct ServerStats {
-  std::uint64_t requests = 0;        // requests answered, any status
-  std::uint64_t rejected = 0;        // 4xx answered by the server itself
-  std::uint64_t connections = 0;     // connections accepted
+  std::uint64_t requests = 0;     // requests answered, any status
+  std::uint64_t rejected = 0;     // 4xx answered by the server itself
+  std::uint64_t connections = 0;  // connections accepted
   std::uint64_t open_connections = 0;
 };
 
-enum class ShutdownResult {
-  kDrained,     // every request in flight was answered
-  kCancelled,   // drain deadline passed; late requests were cancelled and
-                // finished within cancel_grace
-  kStuck,       // handlers still running after cancel_grace: io threads are
-                // left behind; the process should exit non-zero
+// How Server::Shutdown() ended.
+enum class ServerShutdown {
+  kDrained,    // every request in flight was answered
+  kCancelled,  // drain deadline passed; late requests were cancelled and
+               // finished within cancel_grace
+  kStuck,      // handlers still running after cancel_grace: io threads are
+               // left behind; the process should exit non-zero
 };
 
 class Server {
@@ -90,7 +91,7 @@ class Server {
 
   // Graceful shutdown as described above. Blocks until it is over.
   // Calling it again, or before Start, returns kDrained at once.
-  ShutdownResult Shutdown();
+  ServerShutdown Shutdown();
 
   std::uint16_t port() const;
   ServerStats stats() const;

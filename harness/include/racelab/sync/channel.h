@@ -168,10 +168,7 @@ class Channel {
   }
 
  private:
-  static ChanStatus FromContext(const Context& ctx) {
-    return ctx.err() == ContextErr::kDeadlineExceeded ? ChanStatus::kDeadlineExceeded
-                                                      : ChanStatus::kCanceled;
-  }
+  static ChanStatus FromContext(const Context& ctx) { return StatusFor<ChanStatus>(ctx.err()); }
 
   // Room for one more value: capacity N buffers N; a rendezvous holds the
   // one value in flight until a receiver takes it.
@@ -187,12 +184,9 @@ class Channel {
       cv.Wait(lock, ready);
       return true;
     }
-    auto ready_or_done = [&]() RACELAB_REQUIRES(mu_) { return ready() || ctx->done(); };
-    if (const auto deadline = ctx->deadline()) {
-      cv.WaitUntil(lock, *deadline, ready_or_done);
-    } else {
-      cv.Wait(lock, ready_or_done);
-    }
+    // The caller's on_done callback wakes cv when ctx is done, canceled or
+    // at its deadline (on time, whatever clock ctx reads).
+    cv.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return ready() || ctx->done(); });
     return ready();
   }
 
@@ -246,9 +240,8 @@ class Channel {
   ChanStatus SendImpl(T& value, const Context* ctx) RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     ++senders_waiting_;
-    const bool room = WaitLocked(lock, not_full_, ctx, [&]() RACELAB_REQUIRES(mu_) {
-      return closed_ || HasRoomLocked();
-    });
+    const bool room = WaitLocked(
+        lock, not_full_, ctx, [&]() RACELAB_REQUIRES(mu_) { return closed_ || HasRoomLocked(); });
     --senders_waiting_;
     if (closed_) return ChanStatus::kClosed;
     if (!room) return FromContext(*ctx);
@@ -256,9 +249,8 @@ class Channel {
     if (cap_ > 0) return ChanStatus::kOk;
 
     // Rendezvous: wait until a receiver took it (popped_ reaches ticket).
-    WaitLocked(lock, taken_, ctx, [&]() RACELAB_REQUIRES(mu_) {
-      return popped_ >= ticket || closed_;
-    });
+    WaitLocked(lock, taken_, ctx,
+               [&]() RACELAB_REQUIRES(mu_) { return popped_ >= ticket || closed_; });
     if (popped_ >= ticket) return ChanStatus::kOk;
     // Closed or given up while still in flight: it is the only value in the
     // ring (a rendezvous holds one); take it back.
@@ -276,9 +268,7 @@ class Channel {
     ++receivers_waiting_;
     // A value that is there wins over a context that is done meanwhile: a
     // receiver counted as waiting takes what it was woken for.
-    WaitLocked(lock, not_empty_, ctx, [&]() RACELAB_REQUIRES(mu_) {
-      return size_ > 0 || closed_;
-    });
+    WaitLocked(lock, not_empty_, ctx, [&]() RACELAB_REQUIRES(mu_) { return size_ > 0 || closed_; });
     --receivers_waiting_;
     if (size_ > 0) return {ChanStatus::kOk, PopLocked()};
     if (closed_) return {ChanStatus::kClosed, std::nullopt};

@@ -1,5 +1,5 @@
-// Clock and FakeClock: the monotonic clock that rate limiters read, and the
-// one that tests set by hand so that no test sleeps.
+// Clock and FakeClock: the monotonic clock that contexts and rate limiters
+// read, and the one that tests set by hand so that no test sleeps.
 //
 // A Clock is a handle (one pointer, trivially copyable) to either the real
 // clock, std::chrono::steady_clock, or a FakeClock. Code that needs "now"
@@ -12,6 +12,12 @@
 //   racelab::FakeClock fake;                          // starts at kDefaultStart
 //   racelab::TokenBucket bucket(10, 3, fake.clock());
 //   fake.advance(std::chrono::milliseconds(100));     // one more token
+//   auto [ctx, cancel] = racelab::WithTimeout(parent, 2s, fake.clock());
+//   fake.advance(2s);                                 // ctx is done now
+//
+// A Context whose deadline is on a FakeClock becomes done when set() or
+// advance() reach it, and its on_done callbacks run on the thread that
+// moved the clock (the real clock's deadlines run them on rl-ctx-timer).
 //
 // Why a handle and not a virtual interface or a template parameter: the hot
 // path (TokenBucket::allow) reads the clock once per call. A handle whose
@@ -24,17 +30,20 @@
 // that the set of clocks is closed (real or FakeClock), which is all we need.
 //
 // Lifetime: a Clock made by a FakeClock refers to it; the FakeClock must
-// outlive every use of the handle (every bucket and limiter that reads it).
-// A wait in sleep_until() must return before its FakeClock is destroyed.
+// outlive every use of the handle (every bucket, limiter and context that
+// reads it). A wait in sleep_until() must return before its FakeClock is
+// destroyed.
 //
 // Memory ordering: the real clock orders nothing. A FakeClock is guarded by
 // a mutex: a set()/advance() happens-before every now() that returns the new
-// time or a later one, and before the return of every sleep_until() that it
-// wakes.
+// time or a later one, before the return of every sleep_until() that it
+// wakes, and before the deadline callbacks that it runs.
 #ifndef RACELAB_SYNC_CLOCK_H_
 #define RACELAB_SYNC_CLOCK_H_
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace racelab {
@@ -44,6 +53,9 @@ class FakeClock;
 namespace clock_internal {
 class FakeState;
 }  // namespace clock_internal
+namespace context_internal {
+class State;
+}  // namespace context_internal
 
 class Clock {
  public:
@@ -67,6 +79,7 @@ class Clock {
   // (returns false), whichever comes first; true if both.
   // Real clock: waits on the Context with deadline t, never a plain sleep.
   // Fake clock: waits until set()/advance() reach t or `ctx` is done.
+  // Requires: ctx reads this clock or the real one.
   bool sleep_until(const Context& ctx, time_point t) const;
 
   bool is_fake() const noexcept { return fake_ != nullptr; }
@@ -75,8 +88,17 @@ class Clock {
 
  private:
   friend class FakeClock;
+  friend class context_internal::State;  // deadlines on a fake clock
   explicit constexpr Clock(clock_internal::FakeState* fake) noexcept : fake_(fake) {}
   static time_point FakeNow(const clock_internal::FakeState* fake) noexcept;
+
+  // Fake clock only: runs fn (which must not throw) on the thread whose
+  // set()/advance() first reaches t, outside the clock's lock. Returns a
+  // non-zero id for RemoveFakeTimer, or 0, adding nothing, when the clock
+  // has reached t already.
+  std::uint64_t AddFakeTimer(time_point t, std::function<void()> fn) const;
+  // Forgets a timer that has not fired; does nothing for one that has.
+  void RemoveFakeTimer(std::uint64_t id) const;
 
   clock_internal::FakeState* fake_ = nullptr;  // null: the real clock
 };
@@ -86,8 +108,7 @@ class Clock {
 class FakeClock {
  public:
   // An arbitrary, non-zero instant, so "unset" and "start" never coincide.
-  static constexpr Clock::time_point kDefaultStart =
-      Clock::time_point(std::chrono::hours(1000));
+  static constexpr Clock::time_point kDefaultStart = Clock::time_point(std::chrono::hours(1000));
 
   explicit FakeClock(Clock::time_point start = kDefaultStart);
   ~FakeClock();

@@ -16,7 +16,7 @@
 //   Background()                 the root: never done, no deadline.
 //   WithCancel / WithTimeout / WithDeadline(parent)
 //                                a child and the CancelFunc that cancels it.
-//   done(), err(), cause(), deadline()       observe.
+//   done(), err(), cause(), deadline(), clock()   observe.
 //   wait(), wait_for(), wait_until()         block until done.
 //   on_done(fn)                  run fn once when done (Go's AfterFunc).
 //
@@ -29,6 +29,10 @@
 //   - A deadline counts the instant it passes, whether or not anyone waits:
 //     done() and err() read the clock, and on_done callbacks run on time
 //     (see "Deadline timer" below).
+//   - A deadline is an instant of the context's Clock (clock.h): the real
+//     one unless WithTimeout / WithDeadline were given another, as tests
+//     give a FakeClock's so that no deadline waits on real time. A child
+//     reads its parent's clock.
 //   - A child that is canceled or destroyed unregisters from its parent, so
 //     a long-lived parent does not accumulate dead children.
 //
@@ -38,9 +42,12 @@
 // is only polled or waited on needs no thread: done(), err() and the waits
 // read the clock). When nothing is pending it exits; a later deadline starts
 // a new one; at process exit it is joined. So no thread outlives its need.
+// A deadline on a FakeClock needs no thread: the set() or advance() that
+// reaches it runs the callbacks, on the thread that moved the clock.
 //
 // Lifetime: the state lives as long as any Context, CancelFunc or
-// CallbackHandle referring to it. A CallbackHandle must not outlive what its
+// CallbackHandle referring to it; a FakeClock that a context reads must
+// outlive it. A CallbackHandle must not outlive what its
 // callback captures by reference: destroy (or stop()) it first; stop() waits
 // for a callback that is running on another thread. Callbacks run on the
 // thread that makes the context done (the canceller, or rl-ctx-timer), so
@@ -53,7 +60,9 @@
 // that observes the context as done through that cancellation: done() or
 // err() returning it, a wait returning true, an on_done callback starting.
 // A context done because its deadline passed carries no happens-before edge
-// of its own (nobody wrote anything); the clock says so.
+// of its own (nobody wrote anything); the clock says so (a FakeClock's
+// set()/advance() that reached the deadline happens-before the callbacks it
+// runs: clock.h).
 #ifndef RACELAB_SYNC_CONTEXT_H_
 #define RACELAB_SYNC_CONTEXT_H_
 
@@ -67,12 +76,23 @@
 #include <string_view>
 #include <utility>
 
+#include "racelab/sync/clock.h"
+
 namespace racelab {
 
 enum class ContextErr { kNone, kCanceled, kDeadlineExceeded };
 
 // "", "context canceled", "context deadline exceeded" (Go's texts).
 std::string_view ToString(ContextErr err);
+
+// Why an operation that watched a context gave up, in the status enum E of
+// that operation (ChanStatus, PoolStatus, WaitCode): E::kDeadlineExceeded
+// when the deadline passed, E::kCanceled otherwise.
+// Requires: err != kNone (the context is done).
+template <typename E>
+constexpr E StatusFor(ContextErr err) {
+  return err == ContextErr::kDeadlineExceeded ? E::kDeadlineExceeded : E::kCanceled;
+}
 
 class CancelFunc;
 namespace context_internal {
@@ -103,8 +123,7 @@ class CallbackHandle {
 
  private:
   friend struct context_internal::Access;
-  CallbackHandle(std::shared_ptr<context_internal::State> state,
-                 std::uint64_t id) noexcept
+  CallbackHandle(std::shared_ptr<context_internal::State> state, std::uint64_t id) noexcept
       : state_(std::move(state)), id_(id) {}
 
   // Registration `id_` in `state_`. No state: empty (id_ 0), or a
@@ -117,8 +136,6 @@ class CallbackHandle {
 // thread-safe. A default-constructed Context is Background().
 class Context {
  public:
-  using Clock = std::chrono::steady_clock;
-
   Context() noexcept = default;
 
   // The root context: never done, no deadline.
@@ -136,23 +153,29 @@ class Context {
   std::string cause() const;
 
   // The earliest of its own and its ancestors' deadlines; nullopt if none.
+  // An instant of clock().
   std::optional<Clock::time_point> deadline() const;
+
+  // The clock its deadline is measured on (the real one for Background()
+  // and the contexts made without another).
+  Clock clock() const;
 
   // Blocks until done. Requires: the context can become done (on
   // Background() it blocks forever, as in Go).
   void wait() const;
 
-  // Blocks until done or `timeout` passes; returns done().
+  // Blocks until done or `timeout` passes on clock(); returns done().
   bool wait_for(Clock::duration timeout) const;
 
-  // Blocks until done or `deadline` passes; returns done().
+  // Blocks until done or clock() reaches `deadline`; returns done().
   bool wait_until(Clock::time_point deadline) const;
 
   // Runs fn once when the context becomes done, on the thread that makes it
-  // done (a canceller, or rl-ctx-timer for a deadline). If it is done
-  // already, fn runs at once on the caller and the handle is empty.
+  // done (a canceller; for a deadline, rl-ctx-timer or the thread that
+  // advances its FakeClock). If it is done already, fn runs at once on the
+  // caller and the handle is empty.
   // Requires: fn does not throw (an exception is passed on to the
-  // canceller, or printed to stderr on rl-ctx-timer).
+  // canceller, or printed to stderr when a deadline ran it).
   // Guarantees: fn runs at most once; destroying or stop()ping the handle
   // before the context is done means it never runs.
   [[nodiscard]] CallbackHandle on_done(std::function<void()> fn) const;
@@ -202,14 +225,25 @@ class CancelFunc {
 // A child of `parent` that is done when parent is, or when cancel is called.
 std::pair<Context, CancelFunc> WithCancel(const Context& parent);
 
-// A child that is also done `timeout` from now.
-std::pair<Context, CancelFunc> WithTimeout(const Context& parent,
-                                           Context::Clock::duration timeout);
+// A child that is also done `timeout` from now on parent.clock().
+std::pair<Context, CancelFunc> WithTimeout(const Context& parent, Clock::duration timeout);
 
-// A child that is also done at `deadline` (or its parent's, if earlier).
-// A deadline already past gives a child that is done at once.
-std::pair<Context, CancelFunc> WithDeadline(const Context& parent,
-                                            Context::Clock::time_point deadline);
+// A child that is also done `timeout` from now on `clock`, which it reads.
+// Requires: the parent has no deadline, or its deadline is on `clock`.
+// Throws: std::invalid_argument if the parent's deadline is on another
+// clock (the two instants could not be compared).
+std::pair<Context, CancelFunc> WithTimeout(const Context& parent, Clock::duration timeout,
+                                           Clock clock);
+
+// A child that is also done when parent.clock() reaches `deadline` (or at
+// its parent's deadline, if earlier). A deadline already past gives a child
+// that is done at once.
+std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Clock::time_point deadline);
+
+// As above, on `clock`, which the child reads. Requires and throws as the
+// WithTimeout that takes a clock.
+std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Clock::time_point deadline,
+                                            Clock clock);
 
 }  // namespace racelab
 

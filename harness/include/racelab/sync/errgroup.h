@@ -4,12 +4,12 @@
 //   auto [group, ctx] = racelab::ErrGroup::WithContext(request_ctx);
 //   group.set_limit(4);                      // at most 4 tasks at a time
 //   for (const std::string& url : urls) {
-//     group.go([&, url]() -> racelab::Error {
+//     group.go([&, url]() -> racelab::Status {
 //       if (!fetch(ctx, url)) return "fetch " + url + ": failed";
-//       return std::nullopt;                 // success
+//       return racelab::Status::Ok();
 //     });
 //   }
-//   if (racelab::Error err = group.wait()) return Response::Text(502, *err);
+//   if (racelab::Status s = group.wait(); !s.ok()) return Response::Text(502, s.message());
 //
 // Operations:
 //   go(fn)         runs fn on a new thread ("rl-errgroup-N"); blocks while
@@ -22,8 +22,9 @@
 //                  returns: siblings see it and stop early.
 //
 // A task is any callable taking nothing or `const Context&` (the group's
-// context) and returning Error or void. Its error is what it returns; an
-// exception it throws is its error too (e.what(), or "unknown exception").
+// context) and returning Status or void. Its error is the failed Status it
+// returns; an exception it throws is its error too (e.what(), or "unknown
+// exception").
 //
 // Misuse is reported, never undefined: set_limit while tasks run, or go()
 // on a limit of 0 (which would block forever), throw std::logic_error with
@@ -47,10 +48,9 @@
 #include <utility>
 
 #include "racelab/sync/context.h"
-#include "racelab/sync/error.h"
+#include "racelab/sync/status.h"
 
 namespace racelab {
-
 
 class ErrGroup {
  public:
@@ -91,9 +91,9 @@ class ErrGroup {
   void set_limit(int n);
 
   // Blocks until every task started so far has returned; returns the first
-  // error (nullopt if none), then cancels the group's context. May be called
+  // error (ok if none), then cancels the group's context. May be called
   // again (and from several threads); returns the same first error.
-  Error wait();
+  Status wait();
 
   // The group's context (Background() for a plain group).
   const Context& context() const;
@@ -105,13 +105,13 @@ class ErrGroup {
   // callable; a task may own a promise or a socket).
   struct Task {
     virtual ~Task() = default;
-    virtual Error Run(const Context& ctx) = 0;
+    virtual Status Run(const Context& ctx) = 0;
   };
 
   template <typename Fn>
   struct TaskOf final : Task {
     explicit TaskOf(Fn f) : fn(std::move(f)) {}
-    Error Run(const Context& ctx) override { return InvokeTask(fn, ctx); }
+    Status Run(const Context& ctx) override { return InvokeTask(fn, ctx); }
     Fn fn;
   };
 

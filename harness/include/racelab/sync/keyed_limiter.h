@@ -1,28 +1,21 @@
 // KeyedLimiter: one TokenBucket per key (a client IP, an API key), with
-// tiers, a hard cap on the number of keys, stale-entry eviction, and the
-// answer an HTTP 429 needs.
+// per-key limits, a hard cap on the number of keys, stale-entry eviction,
+// and the numbers a refusal needs (remaining tokens, when to retry).
 //
 // allow(key) finds or creates the key's bucket and takes one token. A new
-// key's tier (default / free / pro / enterprise, each a limit and a burst)
-// comes from the options' resolver, else from its key -> tier map, else is
-// kDefault; it is resolved once, when the key's bucket is created, outside
-// any lock (the resolver may be slow). The Decision says whether the request
-// may go on and what to put in the response: RateLimitHeaders(decision)
-// gives RateLimit-Limit, RateLimit-Remaining and, when denied, Retry-After.
+// key's limits (a rate and a burst) come from the options' limits_for, else
+// are options.limits; they are resolved once, when the key's bucket is
+// created, outside any lock (limits_for may be slow). The Decision says
+// whether the request may go on, and why not. HTTP's share (tiers of API
+// keys, the Retry-After and RateLimit-* headers, the client's address as a
+// key) is in racelab/http/rate_limit.h and client_ip.h.
 //
 //   racelab::KeyedLimiterOptions options;
-//   options.pro_tier = {50, 100};
-//   options.tiers = {{"key-123", racelab::Tier::kPro}};
+//   options.limits_for = [](std::string_view key) {
+//     return IsPartner(key) ? racelab::KeyLimits{50, 100} : racelab::KeyLimits{10, 20};
+//   };
 //   racelab::KeyedLimiter limiter(std::move(options));
-//   ...
-//   racelab::Decision d = limiter.allow(racelab::ClientIpKey(
-//       req.peer_address, {req.header("X-Forwarded-For"), {}}, proxies));
-//   if (!d.allowed) {
-//     Response r = Response::Text(429, "slow down\n");
-//     for (auto& [name, value] : racelab::RateLimitHeaders(d))
-//       r.headers.push_back({name, value});
-//     return r;
-//   }
+//   if (!limiter.allow(api_key).allowed) return Response::Text(429, "slow down\n");
 //
 // Memory is bounded: at most max_keys entries in all (each about 200 bytes
 // plus its key; keys longer than max_key_bytes are refused, never stored).
@@ -47,7 +40,7 @@
 // then the bucket's). Only the count of entries is shared, an atomic.
 //
 // Lifetime: the Clock (a FakeClock in tests) must outlive the limiter. The
-// resolver and on_cleanup hooks must be safe to call from any thread, must
+// limits_for and on_cleanup hooks must be safe to call from any thread, must
 // not call back into the limiter, and must outlive it.
 //
 // Memory ordering: an allow() on a key is linearizable with every other
@@ -66,9 +59,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include "racelab/sync/clock.h"
 #include "racelab/sync/mutex.h"
@@ -76,26 +67,21 @@
 
 namespace racelab {
 
-enum class Tier { kDefault, kFree, kPro, kEnterprise };
-std::string_view ToString(Tier tier);  // "default", "free", "pro", "enterprise"
-
-struct TierLimits {
+// The bucket of one key: a rate and a burst.
+struct KeyLimits {
   double limit = 10;  // events per second; TokenBucket::kInf for no limit
   int burst = 20;
 };
 
 struct KeyedLimiterOptions {
-  TierLimits default_tier{10, 20};
-  TierLimits free_tier{1, 5};
-  TierLimits pro_tier{20, 40};
-  TierLimits enterprise_tier{200, 400};
-  // key -> tier for new keys; wins over `tiers` when set.
-  std::function<Tier(std::string_view key)> resolver;
-  // key -> tier for new keys when there is no resolver; others get kDefault.
-  std::unordered_map<std::string, Tier> tiers;
+  // The limits of every key that limits_for does not decide (all of them
+  // when it is not set), and the limit a refused over-long key reports.
+  KeyLimits limits{10, 20};
+  // key -> its limits, called once per new key, outside any lock.
+  std::function<KeyLimits(std::string_view key)> limits_for;
 
-  std::size_t max_keys = 100'000;    // hard cap on entries (0 refuses all)
-  std::size_t max_key_bytes = 256;   // longer keys are refused, not stored
+  std::size_t max_keys = 100'000;   // hard cap on entries (0 refuses all)
+  std::size_t max_key_bytes = 256;  // longer keys are refused, not stored
   Clock::duration idle_ttl = std::chrono::minutes(10);
   // Real time between cleanup passes; zero or negative: no cleanup thread.
   std::chrono::nanoseconds cleanup_interval = std::chrono::minutes(1);
@@ -122,16 +108,10 @@ struct Decision {
   // 0 when allowed; when denied, the wait until a retry can succeed, rounded
   // up to whole seconds and at least 1 (kRetryNever: no wait will help).
   std::chrono::seconds retry_after{0};
-  double limit = 0;   // the key's tier limit, events per second
+  double limit = 0;   // the key's limit, events per second
   int remaining = 0;  // whole tokens left after this decision
-  Tier tier = Tier::kDefault;
   DecisionReason reason = DecisionReason::kAllowed;
 };
-
-// The response headers for a decision: RateLimit-Limit (events per second;
-// left out when infinite), RateLimit-Remaining and, when denied,
-// Retry-After in seconds (left out when kRetryNever).
-std::vector<std::pair<std::string, std::string>> RateLimitHeaders(const Decision& d);
 
 class KeyedLimiter {
  public:
@@ -165,8 +145,7 @@ class KeyedLimiter {
   Shard& ShardFor(std::uint64_t hash) const;
   // Takes one of the max_keys slots if one is free.
   bool ReserveSlot();
-  Tier Resolve(std::string_view key) const;
-  const TierLimits& LimitsOf(Tier tier) const;
+  KeyLimits LimitsFor(std::string_view key) const;
   void CleanupLoop() RACELAB_EXCLUDES(stop_mu_);
 
   const KeyedLimiterOptions options_;

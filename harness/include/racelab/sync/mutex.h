@@ -128,8 +128,7 @@ class CondVar {
 
   // Blocks until pred() is true or `deadline` passes; returns pred().
   template <typename Clock, typename Duration, typename Pred>
-  bool WaitUntil(MutexLock& lock,
-                 std::chrono::time_point<Clock, Duration> deadline, Pred pred) {
+  bool WaitUntil(MutexLock& lock, std::chrono::time_point<Clock, Duration> deadline, Pred pred) {
     std::unique_lock<std::mutex> native(lock.mu_.mu_, std::adopt_lock);
     bool met = cv_.wait_until(native, deadline, pred);
     native.release();
@@ -137,8 +136,7 @@ class CondVar {
   }
 
   template <typename Rep, typename Period, typename Pred>
-  bool WaitFor(MutexLock& lock, std::chrono::duration<Rep, Period> timeout,
-               Pred pred) {
+  bool WaitFor(MutexLock& lock, std::chrono::duration<Rep, Period> timeout, Pred pred) {
     return WaitUntil(lock, std::chrono::steady_clock::now() + timeout, pred);
   }
 

@@ -29,28 +29,22 @@
 // On a pointer field: the pointee is guarded, the pointer itself is not.
 #define RACELAB_PT_GUARDED_BY(x) RACELAB_THREAD_ANNOTATION_(pt_guarded_by(x))
 // On a mutex field: lock order, to catch inversions at compile time.
-#define RACELAB_ACQUIRED_BEFORE(...) \
-  RACELAB_THREAD_ANNOTATION_(acquired_before(__VA_ARGS__))
-#define RACELAB_ACQUIRED_AFTER(...) \
-  RACELAB_THREAD_ANNOTATION_(acquired_after(__VA_ARGS__))
+#define RACELAB_ACQUIRED_BEFORE(...) RACELAB_THREAD_ANNOTATION_(acquired_before(__VA_ARGS__))
+#define RACELAB_ACQUIRED_AFTER(...) RACELAB_THREAD_ANNOTATION_(acquired_after(__VA_ARGS__))
 // On a function: the caller must hold the capability (exclusively / shared).
-#define RACELAB_REQUIRES(...) \
-  RACELAB_THREAD_ANNOTATION_(requires_capability(__VA_ARGS__))
+#define RACELAB_REQUIRES(...) RACELAB_THREAD_ANNOTATION_(requires_capability(__VA_ARGS__))
 #define RACELAB_REQUIRES_SHARED(...) \
   RACELAB_THREAD_ANNOTATION_(requires_shared_capability(__VA_ARGS__))
 // On a function: it acquires / releases the capability.
-#define RACELAB_ACQUIRE(...) \
-  RACELAB_THREAD_ANNOTATION_(acquire_capability(__VA_ARGS__))
+#define RACELAB_ACQUIRE(...) RACELAB_THREAD_ANNOTATION_(acquire_capability(__VA_ARGS__))
 #define RACELAB_ACQUIRE_SHARED(...) \
   RACELAB_THREAD_ANNOTATION_(acquire_shared_capability(__VA_ARGS__))
-#define RACELAB_RELEASE(...) \
-  RACELAB_THREAD_ANNOTATION_(release_capability(__VA_ARGS__))
+#define RACELAB_RELEASE(...) RACELAB_THREAD_ANNOTATION_(release_capability(__VA_ARGS__))
 #define RACELAB_RELEASE_SHARED(...) \
   RACELAB_THREAD_ANNOTATION_(release_shared_capability(__VA_ARGS__))
 #define RACELAB_RELEASE_GENERIC(...) \
   RACELAB_THREAD_ANNOTATION_(release_generic_capability(__VA_ARGS__))
-#define RACELAB_TRY_ACQUIRE(...) \
-  RACELAB_THREAD_ANNOTATION_(try_acquire_capability(__VA_ARGS__))
+#define RACELAB_TRY_ACQUIRE(...) RACELAB_THREAD_ANNOTATION_(try_acquire_capability(__VA_ARGS__))
 #define RACELAB_TRY_ACQUIRE_SHARED(...) \
   RACELAB_THREAD_ANNOTATION_(try_acquire_shared_capability(__VA_ARGS__))
 // On a function: the caller must NOT hold the capability (it locks it).
@@ -60,7 +54,6 @@
 // On a function: returns a reference to the capability.
 #define RACELAB_RETURN_CAPABILITY(x) RACELAB_THREAD_ANNOTATION_(lock_returned(x))
 // On a definition only, with a comment saying why the analysis cannot follow.
-#define RACELAB_NO_THREAD_SAFETY_ANALYSIS \
-  RACELAB_THREAD_ANNOTATION_(no_thread_safety_analysis)
+#define RACELAB_NO_THREAD_SAFETY_ANALYSIS RACELAB_THREAD_ANNOTATION_(no_thread_safety_analysis)
 
 #endif  // RACELAB_SYNC_THREAD_ANNOTATIONS_H_

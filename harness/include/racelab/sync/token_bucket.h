@@ -67,12 +67,12 @@ class TokenBucket;
 // How a wait ended. Anything but kOk is an expected outcome, not a crash.
 enum class WaitCode {
   kOk,
-  kInvalidArgument,    // n < 0
-  kExceedsBurst,       // n > burst (and the limit is not kInf)
-  kExceedsDeadline,    // the tokens would come after the context's deadline,
-                       // or never (limit 0); nothing was taken
-  kCanceled,           // the context was canceled (before or while waiting)
-  kDeadlineExceeded,   // the context's deadline passed (before or while waiting)
+  kInvalidArgument,   // n < 0
+  kExceedsBurst,      // n > burst (and the limit is not kInf)
+  kExceedsDeadline,   // the tokens would come after the context's deadline,
+                      // or never (limit 0); nothing was taken
+  kCanceled,          // the context was canceled (before or while waiting)
+  kDeadlineExceeded,  // the context's deadline passed (before or while waiting)
 };
 std::string_view ToString(WaitCode code);
 
@@ -125,10 +125,8 @@ class Reservation {
 
  private:
   friend class TokenBucket;
-  Reservation(TokenBucket* bucket, int tokens, Clock::time_point time_to_act,
-              double limit) noexcept
-      : bucket_(bucket), ok_(true), tokens_(tokens), time_to_act_(time_to_act),
-        limit_(limit) {}
+  Reservation(TokenBucket* bucket, int tokens, Clock::time_point time_to_act, double limit) noexcept
+      : bucket_(bucket), ok_(true), tokens_(tokens), time_to_act_(time_to_act), limit_(limit) {}
 
   TokenBucket* bucket_ = nullptr;
   bool ok_ = false;
@@ -184,9 +182,8 @@ class TokenBucket {
   // the tokens would come only after ctx's deadline. Otherwise waits on ctx
   // (never a plain sleep); if ctx is done first, gives the tokens back
   // (Reservation::cancel_at) and returns kCanceled / kDeadlineExceeded.
-  // A deadline is compared with the real time left (steady_clock), the
-  // delay with the bucket's clock; they are the same clock unless a test
-  // injects a FakeClock.
+  // The time left before ctx's deadline is read on ctx.clock(), the delay
+  // on the bucket's clock; a test gives both the same FakeClock.
   WaitStatus wait_n(const Context& ctx, int n) RACELAB_EXCLUDES(mu_);
 
   // set_limit_at(clock now, limit).
@@ -225,19 +222,14 @@ class TokenBucket {
   enum class Instant { kGiven, kFromClock };
 
   bool AllowN(Clock::time_point t, int n, Instant instant) RACELAB_EXCLUDES(mu_);
-  Reservation ReserveN(Clock::time_point t, int n, Instant instant)
-      RACELAB_EXCLUDES(mu_);
-  void SetLimitAt(Clock::time_point t, double limit, Instant instant)
-      RACELAB_EXCLUDES(mu_);
-  void SetBurstAt(Clock::time_point t, int burst, Instant instant)
-      RACELAB_EXCLUDES(mu_);
+  Reservation ReserveN(Clock::time_point t, int n, Instant instant) RACELAB_EXCLUDES(mu_);
+  void SetLimitAt(Clock::time_point t, double limit, Instant instant) RACELAB_EXCLUDES(mu_);
+  void SetBurstAt(Clock::time_point t, int burst, Instant instant) RACELAB_EXCLUDES(mu_);
   void CancelReservation(Reservation& r, Clock::time_point t, Instant instant)
       RACELAB_EXCLUDES(mu_);
-  Attempt ReserveLocked(Clock::time_point t, int n, Clock::duration max_wait)
-      RACELAB_REQUIRES(mu_);
+  Attempt ReserveLocked(Clock::time_point t, int n, Clock::duration max_wait) RACELAB_REQUIRES(mu_);
   double TokensAtLocked(Clock::time_point t) const RACELAB_REQUIRES(mu_);
-  Clock::time_point NotBeforeLastLocked(Clock::time_point t) const
-      RACELAB_REQUIRES(mu_);
+  Clock::time_point NotBeforeLastLocked(Clock::time_point t) const RACELAB_REQUIRES(mu_);
 
   // "Never used": the bucket is full whatever the instant.
   static constexpr Clock::time_point kNever = Clock::time_point::min();

@@ -40,8 +40,6 @@ namespace racelab {
 
 class WaitGroup {
  public:
-  using Clock = std::chrono::steady_clock;
-
   WaitGroup() = default;
   WaitGroup(const WaitGroup&) = delete;
   WaitGroup& operator=(const WaitGroup&) = delete;
@@ -49,9 +47,7 @@ class WaitGroup {
   // Adds delta (which may be negative) to the counter; wakes the waiters
   // when it reaches zero.
   // Throws: std::logic_error if the counter would go negative (unchanged).
-  void add(std::int64_t delta = 1) RACELAB_EXCLUDES(mu_) {
-    Change(delta, /*is_done=*/false);
-  }
+  void add(std::int64_t delta = 1) RACELAB_EXCLUDES(mu_) { Change(delta, /*is_done=*/false); }
 
   // One task finished: add(-1).
   // Throws: std::logic_error if the counter is zero (unchanged).
@@ -63,17 +59,18 @@ class WaitGroup {
     zero_.Wait(lock, [this]() RACELAB_REQUIRES(mu_) { return count_ == 0; });
   }
 
-  // Blocks until the counter is zero or `timeout` passes; true if zero.
-  bool wait_for(Clock::duration timeout) const RACELAB_EXCLUDES(mu_) {
+  // Blocks until the counter is zero or `timeout` of real time passes; true
+  // if zero. (For a deadline on a FakeClock, wait(ctx).)
+  bool wait_for(std::chrono::steady_clock::duration timeout) const RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
     return zero_.WaitFor(lock, timeout, [this]() RACELAB_REQUIRES(mu_) { return count_ == 0; });
   }
 
-  // Blocks until the counter is zero or `deadline` passes; true if zero.
-  bool wait_until(Clock::time_point deadline) const RACELAB_EXCLUDES(mu_) {
+  // Blocks until the counter is zero or the real clock reaches `deadline`;
+  // true if zero.
+  bool wait_until(std::chrono::steady_clock::time_point deadline) const RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    return zero_.WaitUntil(lock, deadline,
-                           [this]() RACELAB_REQUIRES(mu_) { return count_ == 0; });
+    return zero_.WaitUntil(lock, deadline, [this]() RACELAB_REQUIRES(mu_) { return count_ == 0; });
   }
 
   // Blocks until the counter is zero (returns ContextErr::kNone) or ctx is
@@ -84,21 +81,17 @@ class WaitGroup {
       MutexLock lock(mu_);
       if (count_ == 0) return ContextErr::kNone;
     }
-    // Wakes this wait on cancel; unregistered (below) after mu_ is released.
+    // Wakes this wait when ctx is done, canceled or at its deadline (on
+    // time, whatever clock ctx reads); unregistered (below) after mu_ is
+    // released.
     CallbackHandle wake = ctx.on_done([this] {
       MutexLock lock(mu_);
       zero_.NotifyAll();
     });
     MutexLock lock(mu_);
-    auto zero_or_done = [&]() RACELAB_REQUIRES(mu_) { return count_ == 0 || ctx.done(); };
-    if (const auto deadline = ctx.deadline()) {
-      zero_.WaitUntil(lock, *deadline, zero_or_done);
-    } else {
-      zero_.Wait(lock, zero_or_done);
-    }
+    zero_.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return count_ == 0 || ctx.done(); });
     if (count_ == 0) return ContextErr::kNone;
-    const ContextErr err = ctx.err();
-    return err == ContextErr::kNone ? ContextErr::kDeadlineExceeded : err;
+    return ctx.err();
   }
 
   // The counter now (a snapshot).

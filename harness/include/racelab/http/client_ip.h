@@ -11,9 +11,9 @@
 // item longer than any address, more than kMaxForwardedHops proxies) is
 // ignored, never trusted: the answer is then the peer.
 //
-//   racelab::TrustedProxies proxies =
-//       racelab::TrustedProxies::Parse("10.0.0.0/8, ::1").value();
-//   std::string key = racelab::ClientIpKey(
+//   racelab::http::TrustedProxies proxies =
+//       racelab::http::TrustedProxies::Parse("10.0.0.0/8, ::1").value();
+//   std::string key = racelab::http::ClientIpKey(
 //       req.peer_address,
 //       {req.header("X-Forwarded-For"), req.header("X-Real-IP")}, proxies);
 //
@@ -24,8 +24,8 @@
 //
 // Memory ordering: none; values only. A TrustedProxies that is no longer
 // modified may be read from any number of threads.
-#ifndef RACELAB_SYNC_CLIENT_IP_H_
-#define RACELAB_SYNC_CLIENT_IP_H_
+#ifndef RACELAB_HTTP_CLIENT_IP_H_
+#define RACELAB_HTTP_CLIENT_IP_H_
 
 #include <array>
 #include <cstdint>
@@ -34,7 +34,7 @@
 #include <string_view>
 #include <vector>
 
-namespace racelab {
+namespace racelab::http {
 
 // The most proxies walked in X-Forwarded-For before it is called malformed.
 inline constexpr int kMaxForwardedHops = 16;
@@ -84,8 +84,7 @@ class TrustedProxies {
 
   // A list separated by commas and/or whitespace: "10.0.0.0/8, ::1". On the
   // first bad entry returns nullopt and sets *error (if given).
-  static std::optional<TrustedProxies> Parse(std::string_view list,
-                                             std::string* error = nullptr);
+  static std::optional<TrustedProxies> Parse(std::string_view list, std::string* error = nullptr);
 
   // Adds one block. Returns false, adding nothing, if `cidr` is malformed.
   bool add(std::string_view cidr, std::string* error = nullptr);
@@ -113,6 +112,6 @@ std::optional<IpAddress> ClientIp(std::string_view peer, const ForwardedHeaders&
 std::string ClientIpKey(std::string_view peer, const ForwardedHeaders& headers,
                         const TrustedProxies& trusted);
 
-}  // namespace racelab
+}  // namespace racelab::http
 
-#endif  // RACELAB_SYNC_CLIENT_IP_H_
+#endif  // RACELAB_HTTP_CLIENT_IP_H_

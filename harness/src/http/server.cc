@@ -68,8 +68,7 @@ Request ToRequest(const bhttp::request<bhttp::string_body>& in, const std::strin
 // A parse error of the request itself (as opposed to a transport error):
 // the client sent something that is not HTTP/1.1.
 bool IsMalformedRequest(const error_code& ec) {
-  static const auto& http_category =
-      bhttp::make_error_code(bhttp::error::bad_method).category();
+  static const auto& http_category = bhttp::make_error_code(bhttp::error::bad_method).category();
   return ec.category() == http_category && ec != bhttp::error::end_of_stream &&
          ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
 }
@@ -111,9 +110,8 @@ class ServerCore {
   // Waits until no session is left or `timeout` passes; true if none is left.
   bool WaitForNoSessions(std::chrono::milliseconds timeout) RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    return sessions_gone_.WaitFor(lock, timeout, [this]() RACELAB_REQUIRES(mu_) {
-      return sessions_.empty();
-    });
+    return sessions_gone_.WaitFor(lock, timeout,
+                                  [this]() RACELAB_REQUIRES(mu_) { return sessions_.empty(); });
   }
   std::size_t SessionCount() RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
@@ -185,7 +183,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::end_of_stream) return DoClose();  // a normal close
     if (ec == bhttp::error::header_limit) return Reject(431, "request header block too large\n");
     if (ec == bhttp::error::body_limit) return Reject(413, "request body too large\n");
-    if (ec && IsMalformedRequest(ec)) return Reject(400, "malformed request: " + ec.message() + "\n");
+    if (ec && IsMalformedRequest(ec))
+      return Reject(400, "malformed request: " + ec.message() + "\n");
     if (ec) return;  // timeout, reset, aborted by shutdown: the stream is done
 
     handling_ = true;
@@ -251,7 +250,8 @@ class Session : public std::enable_shared_from_this<Session> {
 // Accepts connections and starts a Session for each, on a strand of its own.
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(net::io_context& ioc, ServerCore& core) : ioc_(ioc), acceptor_(net::make_strand(ioc)), core_(core) {}
+  Listener(net::io_context& ioc, ServerCore& core)
+      : ioc_(ioc), acceptor_(net::make_strand(ioc)), core_(core) {}
 
   // Binds and listens; throws std::runtime_error naming the address.
   std::uint16_t Open(const std::string& host, std::uint16_t port) {
@@ -336,8 +336,8 @@ class Server::Impl {
     return port_.load();
   }
 
-  ShutdownResult Shutdown() {
-    if (!started_ || stopped_) return ShutdownResult::kDrained;
+  ServerShutdown Shutdown() {
+    if (!started_ || stopped_) return ServerShutdown::kDrained;
     stopped_ = true;
     const ServerOptions& o = core_.options();
     core_.BeginDrain();
@@ -345,11 +345,13 @@ class Server::Impl {
     for (const auto& session : core_.LiveSessions()) session->StopIfIdle();
     for (const auto& fn : on_shutdown_) fn();
 
-    ShutdownResult result = ShutdownResult::kDrained;
+    ServerShutdown result = ServerShutdown::kDrained;
     if (!core_.WaitForNoSessions(o.drain_timeout)) {
-      result = ShutdownResult::kCancelled;
-      std::fprintf(stderr, "racelab: drain deadline (%lld ms) passed with %zu connection(s) busy; cancelling\n",
-                   static_cast<long long>(o.drain_timeout.count()), core_.SessionCount());
+      result = ServerShutdown::kCancelled;
+      std::fprintf(
+          stderr,
+          "racelab: drain deadline (%lld ms) passed with %zu connection(s) busy; cancelling\n",
+          static_cast<long long>(o.drain_timeout.count()), core_.SessionCount());
       core_.CancelRequests();
       for (const auto& session : core_.LiveSessions()) session->ForceClose();
       if (!core_.WaitForNoSessions(o.cancel_grace)) ioc_.stop();
@@ -358,8 +360,9 @@ class Server::Impl {
     bool joined = false;
     {
       MutexLock lock(mu_);
-      joined = threads_done_.WaitFor(lock, o.cancel_grace + o.drain_timeout,
-                                     [this]() RACELAB_REQUIRES(mu_) { return running_threads_ == 0; });
+      joined =
+          threads_done_.WaitFor(lock, o.cancel_grace + o.drain_timeout,
+                                [this]() RACELAB_REQUIRES(mu_) { return running_threads_ == 0; });
     }
     for (std::thread& t : threads_) {
       if (joined) {
@@ -369,7 +372,7 @@ class Server::Impl {
       }
     }
     threads_.clear();
-    return joined ? result : ShutdownResult::kStuck;
+    return joined ? result : ServerShutdown::kStuck;
   }
 
   std::uint16_t port() const { return port_.load(); }
@@ -394,8 +397,8 @@ class Server::Impl {
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;
   std::atomic<std::uint16_t> port_{0};
-  bool started_ = false;  // owner thread only
-  bool stopped_ = false;  // owner thread only
+  bool started_ = false;                            // owner thread only
+  bool stopped_ = false;                            // owner thread only
   std::vector<std::function<void()>> on_shutdown_;  // set before Start, then read-only
   Mutex mu_;
   int running_threads_ RACELAB_GUARDED_BY(mu_) = 0;
@@ -406,7 +409,7 @@ Server::Server(ServerOptions options, Router router)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(router))) {}
 Server::~Server() = default;
 std::uint16_t Server::Start() { return impl_->Start(); }
-ShutdownResult Server::Shutdown() { return impl_->Shutdown(); }
+ServerShutdown Server::Shutdown() { return impl_->Shutdown(); }
 void Server::OnShutdown(std::function<void()> fn) { impl_->OnShutdown(std::move(fn)); }
 std::uint16_t Server::port() const { return impl_->port(); }
 ServerStats Server::stats() const { return impl_->stats(); }

@@ -28,8 +28,10 @@ int RunServerMain(int argc, char** argv, Router router) {
   long long read_ms = options.read_timeout.count();
   CLI::App app{"racelab scenario server: serves the scenario's routes until SIGTERM"};
   app.add_option("--host", options.host, "address to bind (loopback by default)");
-  app.add_option("--port", options.port, "port to bind; 0 picks a free one")->check(CLI::Range(0, 65535));
-  app.add_option("--threads", options.io_threads, "io threads running handlers")->check(CLI::Range(1, 256));
+  app.add_option("--port", options.port, "port to bind; 0 picks a free one")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--threads", options.io_threads, "io threads running handlers")
+      ->check(CLI::Range(1, 256));
   app.add_option("--drain-timeout-ms", drain_ms, "on SIGTERM, how long requests in flight may take")
       ->check(CLI::Range(0LL, 3'600'000LL));
   app.add_option("--read-timeout-ms", read_ms, "idle or slow clients are closed after this long")
@@ -65,15 +67,17 @@ int RunServerMain(int argc, char** argv, Router router) {
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  std::fprintf(stderr, "racelab: %s received, shutting down\n", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  const ShutdownResult result = server.Shutdown();
+  std::fprintf(stderr, "racelab: %s received, shutting down\n",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  const ServerShutdown result = server.Shutdown();
   const ServerStats stats = server.stats();
   std::fprintf(stderr, "racelab: served %llu requests (%llu rejected) on %llu connections\n",
                static_cast<unsigned long long>(stats.requests),
                static_cast<unsigned long long>(stats.rejected),
                static_cast<unsigned long long>(stats.connections));
-  if (result == ShutdownResult::kStuck) {
-    std::fprintf(stderr, "racelab: handlers still running after the drain deadline; exiting with %d\n",
+  if (result == ServerShutdown::kStuck) {
+    std::fprintf(stderr,
+                 "racelab: handlers still running after the drain deadline; exiting with %d\n",
                  kExitStuck);
     std::fflush(stderr);
     std::_Exit(kExitStuck);  // io threads are stuck in handlers; exit() would race them

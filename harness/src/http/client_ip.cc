@@ -1,4 +1,4 @@
-#include "racelab/sync/client_ip.h"
+#include "racelab/http/client_ip.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace racelab {
+namespace racelab::http {
 
 namespace {
 
@@ -29,8 +29,7 @@ std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 // The client in X-Forwarded-For: walking from the right, the first address
 // that is not a trusted proxy, or the leftmost if all are. nullopt if an
 // item on the way is malformed or the walk is too long.
-std::optional<IpAddress> FromForwardedFor(std::string_view xff,
-                                          const TrustedProxies& trusted) {
+std::optional<IpAddress> FromForwardedFor(std::string_view xff, const TrustedProxies& trusted) {
   std::size_t end = xff.size();
   for (int hop = 0; hop < kMaxForwardedHops; ++hop) {
     std::size_t start = end;
@@ -38,8 +37,7 @@ std::optional<IpAddress> FromForwardedFor(std::string_view xff,
       --start;
       if (end - start > kMaxItemText) return std::nullopt;  // overlong
     }
-    const std::optional<IpAddress> address =
-        IpAddress::Parse(Trim(xff.substr(start, end - start)));
+    const std::optional<IpAddress> address = IpAddress::Parse(Trim(xff.substr(start, end - start)));
     if (!address) return std::nullopt;  // garbage, port, empty item...
     if (!trusted.contains(*address)) return address;
     if (start == 0) return address;  // every hop is ours: the leftmost
@@ -133,14 +131,11 @@ bool IpNetwork::contains(const IpAddress& address) const noexcept {
   return (address.bytes_[whole] & mask) == base_.bytes_[whole];
 }
 
-std::string IpNetwork::ToString() const {
-  return base_.ToString() + "/" + std::to_string(prefix_);
-}
+std::string IpNetwork::ToString() const { return base_.ToString() + "/" + std::to_string(prefix_); }
 
 // ---- TrustedProxies -------------------------------------------------------
 
-std::optional<TrustedProxies> TrustedProxies::Parse(std::string_view list,
-                                                    std::string* error) {
+std::optional<TrustedProxies> TrustedProxies::Parse(std::string_view list, std::string* error) {
   TrustedProxies proxies;
   std::size_t i = 0;
   while (i < list.size()) {
@@ -192,4 +187,4 @@ std::string ClientIpKey(std::string_view peer, const ForwardedHeaders& headers,
   return client ? client->ToString() : std::string(peer);
 }
 
-}  // namespace racelab
+}  // namespace racelab::http

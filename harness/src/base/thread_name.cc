@@ -29,8 +29,7 @@ std::string CurrentThreadName() {
 std::vector<ThreadInfo> ListThreads() {
   std::vector<ThreadInfo> threads;
   std::error_code ec;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/proc/self/task", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task", ec)) {
     ThreadInfo info;
     char* end = nullptr;
     const std::string tid = entry.path().filename().string();

@@ -1,12 +1,12 @@
 // client_ip: strict address parsing, CIDR blocks, and which address is the
 // client when proxies (trusted or not) and forwarding headers are involved.
-#include "racelab/sync/client_ip.h"
+#include "racelab/http/client_ip.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace racelab {
+namespace racelab::http {
 namespace {
 
 using namespace std::string_literals;
@@ -19,7 +19,7 @@ TrustedProxies Proxies(std::string_view list) {
 }
 
 std::string Client(std::string_view peer, std::string_view xff, std::string_view real,
-                    const TrustedProxies& trusted) {
+                   const TrustedProxies& trusted) {
   return ClientIpKey(peer, {xff, real}, trusted);
 }
 
@@ -99,8 +99,8 @@ TEST(IpNetworkTest, ErrorsNameTheTextAndTheFault) {
   EXPECT_EQ(error, "parse(\"::/129\"): prefix 129 exceeds 128");
   EXPECT_FALSE(IpNetwork::Parse("proxy/8", &error).has_value());
   EXPECT_EQ(error, "parse(\"proxy/8\"): \"proxy\" is not an IP address");
-  for (const char* bad : {"10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/ 8", "10.0.0.0/8/9",
-                          "10.0.0.0/0008"}) {
+  for (const char* bad :
+       {"10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/ 8", "10.0.0.0/8/9", "10.0.0.0/0008"}) {
     EXPECT_FALSE(IpNetwork::Parse(bad).has_value()) << bad;
   }
 }
@@ -128,8 +128,7 @@ TEST(TrustedProxiesTest, ParseStopsAtTheFirstBadEntry) {
 // ---- ClientIp -------------------------------------------------------------
 
 TEST(ClientIpTest, WithoutTrustedProxiesTheHeadersAreNeverRead) {
-  EXPECT_EQ(Client("198.51.100.7", "203.0.113.1", "203.0.113.2", TrustedProxies()),
-            "198.51.100.7");
+  EXPECT_EQ(Client("198.51.100.7", "203.0.113.1", "203.0.113.2", TrustedProxies()), "198.51.100.7");
 }
 
 TEST(ClientIpTest, UntrustedPeerCannotSpoofItsAddress) {
@@ -141,15 +140,13 @@ TEST(ClientIpTest, UntrustedPeerCannotSpoofItsAddress) {
 TEST(ClientIpTest, TrustedPeerGivesTheRightmostUntrustedForwardedAddress) {
   const TrustedProxies proxies = Proxies("10.0.0.0/8");
   // The client claims 203.0.113.9; our edge proxy saw 198.51.100.7.
-  EXPECT_EQ(Client("10.0.0.1", "203.0.113.9, 198.51.100.7, 10.0.0.2", "", proxies),
-            "198.51.100.7");
+  EXPECT_EQ(Client("10.0.0.1", "203.0.113.9, 198.51.100.7, 10.0.0.2", "", proxies), "198.51.100.7");
   EXPECT_EQ(Client("10.0.0.1", "198.51.100.7", "", proxies), "198.51.100.7");
 }
 
 TEST(ClientIpTest, GarbageLeftOfTheClientIsNeverRead) {
   const TrustedProxies proxies = Proxies("10.0.0.0/8");
-  EXPECT_EQ(Client("10.0.0.1", "<script>, , 1.2.3.4:80,198.51.100.7", "", proxies),
-            "198.51.100.7");
+  EXPECT_EQ(Client("10.0.0.1", "<script>, , 1.2.3.4:80,198.51.100.7", "", proxies), "198.51.100.7");
 }
 
 TEST(ClientIpTest, EveryForwardedAddressTrustedGivesTheLeftmost) {
@@ -206,9 +203,8 @@ TEST(ClientIpTest, MappedPeerMatchesIpv4TrustedProxies) {
 
 TEST(ClientIpTest, UnparseablePeerIsReturnedAsGiven) {
   EXPECT_FALSE(ClientIp("unix:/run/sock", {}, TrustedProxies()).has_value());
-  EXPECT_EQ(Client("unix:/run/sock", "198.51.100.7", "", Proxies("0.0.0.0/0")),
-            "unix:/run/sock");
+  EXPECT_EQ(Client("unix:/run/sock", "198.51.100.7", "", Proxies("0.0.0.0/0")), "unix:/run/sock");
 }
 
 }  // namespace
-}  // namespace racelab
+}  // namespace racelab::http

@@ -7,8 +7,7 @@ namespace racelab::http {
 
 namespace {
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -36,9 +35,7 @@ std::string_view FindHeader(const std::vector<Header>& headers, std::string_view
   return {};
 }
 
-std::string_view Request::header(std::string_view name) const {
-  return FindHeader(headers, name);
-}
+std::string_view Request::header(std::string_view name) const { return FindHeader(headers, name); }
 
 std::string_view Request::query_param(std::string_view key) const {
   std::string_view rest = query;

@@ -40,8 +40,9 @@ TEST(ThreadNameTest, ListThreadsSeesALiveNamedThread) {
   t.join();
   EXPECT_TRUE(std::any_of(threads.begin(), threads.end(),
                           [](const ThreadInfo& i) { return i.name == "rl-test-list"; }));
-  EXPECT_TRUE(std::is_sorted(threads.begin(), threads.end(),
-                             [](const ThreadInfo& a, const ThreadInfo& b) { return a.tid < b.tid; }));
+  EXPECT_TRUE(
+      std::is_sorted(threads.begin(), threads.end(),
+                     [](const ThreadInfo& a, const ThreadInfo& b) { return a.tid < b.tid; }));
 }
 
 TEST(ThreadNameTest, CountThreadsReadsProcAndSaysMinusOneForNoProcess) {

@@ -7,9 +7,8 @@
 namespace racelab::http {
 
 void AddBuiltinRoutes(Router& router) {
-  router.Get("/healthz", [](const Request&, RequestContext&) {
-    return Response::Text(200, "ok\n");
-  });
+  router.Get("/healthz",
+             [](const Request&, RequestContext&) { return Response::Text(200, "ok\n"); });
   router.Get("/debug/threads", [](const Request&, RequestContext&) {
     boost::json::array threads;
     for (const ThreadInfo& t : ListThreads()) {

@@ -16,15 +16,15 @@
 
 #include "racelab/http/client.h"
 #include "racelab/sync/mutex.h"
+#include "test_support.h"
 
 namespace racelab::http {
 namespace {
 
+using racelab::testing::kPatience;
+using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using std::chrono::milliseconds;
-
-constexpr auto kWaitLimit = std::chrono::seconds(20);  // deadline on every wait
 
 // A plain TCP connection, for sending what no well-behaved client would.
 class RawConnection {
@@ -49,11 +49,12 @@ class RawConnection {
   }
   // Reads until the server closes the connection or the deadline passes.
   // Returns what was read; closed() says whether the server closed.
-  std::string ReadUntilClosed(std::chrono::milliseconds limit = milliseconds(kWaitLimit)) {
+  std::string ReadUntilClosed(std::chrono::milliseconds limit = milliseconds(kPatience)) {
     std::string out;
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (true) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return out;
       pollfd p{fd_, POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return out;
@@ -90,7 +91,8 @@ class ServerTest : public ::testing::Test {
   }
   static Router HelloRouter() {
     Router router;
-    router.Get("/hello", [](const Request&, RequestContext&) { return Response::Text(200, "hello\n"); });
+    router.Get("/hello",
+               [](const Request&, RequestContext&) { return Response::Text(200, "hello\n"); });
     return router;
   }
 
@@ -151,7 +153,8 @@ TEST_F(ServerTest, BodyOverLimitAnswers413) {
   options.body_limit = 1024;
   Start(HelloRouter(), options);
   RawConnection raw(port_);
-  raw.Send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" + std::string(4096, 'b'));
+  raw.Send("POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" +
+           std::string(4096, 'b'));
   const std::string reply = raw.ReadUntilClosed();
   EXPECT_THAT(reply, StartsWith("HTTP/1.1 413"));
   EXPECT_TRUE(raw.closed());
@@ -162,8 +165,8 @@ TEST_F(ServerTest, MalformedRequestAnswers400AndClosesConnection) {
   Start(HelloRouter());
   const std::vector<std::string> garbage_inputs = {
       "THIS IS NOT HTTP\r\n\r\n", "GET /hello HTTP/9.9\r\n\r\n",
-        "GET /hello HTTP/1.1\r\nBad Header Line\r\n\r\n",
-        "POST /hello HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+      "GET /hello HTTP/1.1\r\nBad Header Line\r\n\r\n",
+      "POST /hello HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
       std::string("GET /\0 HTTP/1.1\r\n\r\n", 20)};
   for (const std::string& garbage : garbage_inputs) {
     RawConnection raw(port_);
@@ -199,7 +202,8 @@ TEST_F(ServerTest, SlowClientIsDisconnectedAfterReadTimeout) {
 
 TEST_F(ServerTest, ThrowingHandlerAnswers500AndServerLivesOn) {
   Router router;
-  router.Get("/boom", [](const Request&, RequestContext&) -> Response { throw std::runtime_error("boom"); });
+  router.Get("/boom",
+             [](const Request&, RequestContext&) -> Response { throw std::runtime_error("boom"); });
   Start(std::move(router));
   Client client("127.0.0.1", port_);
   EXPECT_EQ(client.Get("/boom").status, 500);
@@ -217,7 +221,7 @@ TEST_F(ServerTest, HandlersOnDifferentConnectionsRunConcurrently) {
     MutexLock lock(mu);
     ++arrived;
     cv.NotifyAll();
-    const bool met = cv.WaitFor(lock, kWaitLimit, [&] { return arrived >= 2; });
+    const bool met = cv.WaitFor(lock, kPatience, [&] { return arrived >= 2; });
     return Response::Text(met ? 200 : 503, "");
   });
   Start(std::move(router));
@@ -236,20 +240,21 @@ TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
   Router router;
   router.Get("/slow", [&](const Request&, RequestContext&) {
     entered.set_value();
-    released.wait_for(kWaitLimit);
+    released.wait_for(kPatience);
     return Response::Text(200, "finished\n");
   });
   ServerOptions options;
-  options.drain_timeout = kWaitLimit;
+  options.drain_timeout = kPatience;
   AddBuiltinRoutes(router);
   server_ = std::make_unique<Server>(options, std::move(router));
   server_->OnShutdown([&] { draining.set_value(); });
   port_ = server_->Start();
 
-  auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/slow"); });
-  ASSERT_EQ(entered.get_future().wait_for(kWaitLimit), std::future_status::ready);
+  auto in_flight =
+      std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/slow"); });
+  ASSERT_EQ(entered.get_future().wait_for(kPatience), std::future_status::ready);
   auto shutdown = std::async(std::launch::async, [this] { return server_->Shutdown(); });
-  ASSERT_EQ(draining.get_future().wait_for(kWaitLimit), std::future_status::ready);
+  ASSERT_EQ(draining.get_future().wait_for(kPatience), std::future_status::ready);
   // Draining has begun and the handler is still blocked: Shutdown waits.
   EXPECT_EQ(shutdown.wait_for(milliseconds(0)), std::future_status::timeout);
   release.set_value();
@@ -259,8 +264,8 @@ TEST_F(ServerTest, GracefulShutdownAnswersTheRequestInFlight) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "finished\n");
   EXPECT_FALSE(r.keep_alive) << "the last response of a draining server closes";
-  ASSERT_EQ(shutdown.wait_for(kWaitLimit), std::future_status::ready);
-  EXPECT_EQ(shutdown.get(), ShutdownResult::kDrained);
+  ASSERT_EQ(shutdown.wait_for(kPatience), std::future_status::ready);
+  EXPECT_EQ(shutdown.get(), ServerShutdown::kDrained);
   RawConnection after(port_);
   EXPECT_FALSE(after.connected()) << "still accepting after shutdown";
 }
@@ -274,7 +279,7 @@ TEST_F(ServerTest, ShutdownClosesIdleKeepAliveConnections) {
   Start(HelloRouter());
   Client client("127.0.0.1", port_);
   ASSERT_EQ(client.Get("/hello").status, 200);  // leaves the connection open
-  EXPECT_EQ(server_->Shutdown(), ShutdownResult::kDrained);
+  EXPECT_EQ(server_->Shutdown(), ServerShutdown::kDrained);
   EXPECT_EQ(server_->stats().open_connections, 0u);
 }
 
@@ -286,18 +291,19 @@ TEST_F(ServerTest, DrainDeadlineCancelsTheRequestContext) {
     std::promise<void> cancelled;
     std::stop_callback on_cancel(ctx.stop_token(), [&] { cancelled.set_value(); });
     entered.set_value();
-    const bool got = cancelled.get_future().wait_for(kWaitLimit) == std::future_status::ready;
+    const bool got = cancelled.get_future().wait_for(kPatience) == std::future_status::ready;
     saw_cancel.set_value(got && ctx.cancelled());
     return Response::Text(503, "cancelled\n");
   });
   ServerOptions options;
   options.drain_timeout = milliseconds(50);
-  options.cancel_grace = kWaitLimit;
+  options.cancel_grace = kPatience;
   Start(std::move(router), options);
 
-  auto in_flight = std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/stubborn"); });
-  ASSERT_EQ(entered.get_future().wait_for(kWaitLimit), std::future_status::ready);
-  EXPECT_EQ(server_->Shutdown(), ShutdownResult::kCancelled);
+  auto in_flight = std::async(std::launch::async,
+                              [this] { return Client("127.0.0.1", port_).Get("/stubborn"); });
+  ASSERT_EQ(entered.get_future().wait_for(kPatience), std::future_status::ready);
+  EXPECT_EQ(server_->Shutdown(), ServerShutdown::kCancelled);
   EXPECT_TRUE(saw_cancel.get_future().get());
   in_flight.get();  // answered or cut; either way it returned
 }

@@ -34,8 +34,8 @@ Response Router::Dispatch(const Request& request, RequestContext& context) const
       allow += MethodName(method);
       if (method == Method::kGet) allow += ", HEAD";
     }
-    Response r = Response::Text(405, std::string(MethodName(request.method)) +
-                                         " not allowed on " + request.path + "\n");
+    Response r = Response::Text(
+        405, std::string(MethodName(request.method)) + " not allowed on " + request.path + "\n");
     r.headers.push_back({"Allow", allow});
     return r;
   }
