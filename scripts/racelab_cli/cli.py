@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "instead of running a command")
     gating.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
                         help="kill COMMAND (exit 2) when it runs longer than S seconds")
+    gating.add_argument("--allow-uninstrumented", action="store_true",
+                        help="pass a COMMAND that starts no instrumented process (by default "
+                             "that is exit 2: silence from an uninstrumented build proves "
+                             "nothing)")
     gating.add_argument("--source-root", type=_directory, default=None, metavar="DIR",
                         help="repository root that report locations are relative to "
                              "(default: the git work tree around the current directory)")
@@ -292,7 +296,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         print(f"racelab: gate: $ {shlex.join(command)}", flush=True)
     config = gate.GateConfig(out=out, command=command or None, logs_dir=args.logs,
                              suppressions=suppression_data, baseline=baseline_data,
-                             timeout_s=args.timeout, echo=gate.echo_to_stdout)
+                             timeout_s=args.timeout, echo=gate.echo_to_stdout,
+                             allow_uninstrumented=args.allow_uninstrumented)
     results = gate.run_gate(config)
     context = reports.ReportContext(source_root=source_root)
     reports.write_all(out, results, context)

@@ -22,12 +22,14 @@ from pathlib import Path
 
 from . import baseline as baseline_file
 from . import parse, suppressions
+from . import patterns as P
 from .model import (Baseline, BaselineCheck, Finding, LogRead, MatchedSuppression,
                     ParseResult, Problem, ProblemKind, Report, SuppressionCheck,
                     SuppressionFile)
 from .tsan_env import TSAN_EXIT_CODE, tsan_options
 
 LOG_PREFIX = "tsan"  # log_path=<folder>/tsan: the runtime appends ".<pid>"
+START_MARK_BYTES = 64 * 1024  # where the runtime's start-up mark must be
 
 
 def instrumented_env(base: Mapping[str, str], folder: Path) -> dict[str, str]:
@@ -55,7 +57,26 @@ def read_log(path: Path, source: str, *, captured_output: bool = False) -> LogRe
     log.reports = list(result.reports)
     log.problems = list(result.errors)
     log.matched = suppressions.matched_in_file(path, source)
+    log.instrumented = not captured_output and runtime_started(path)
     return log
+
+
+def runtime_started(path: Path) -> bool:
+    """Does the log hold the runtime's start-up mark? It is the first thing the runtime
+    writes, so the head of the file is enough."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(START_MARK_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return P.RUNTIME_STARTED.search(head) is not None
+
+
+def not_instrumented(name: str) -> Problem:
+    return Problem(ProblemKind.NOT_INSTRUMENTED,
+                   f"no instrumented process ran: {name} left no 'Running under "
+                   "ThreadSanitizer' mark in any log, so silence proves nothing (is it "
+                   "built with -fsanitize=thread?)")
 
 
 def collect_logs(folder: Path, out: Path, captured: Sequence[Path] = ()) -> list[LogRead]:

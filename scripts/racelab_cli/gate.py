@@ -48,6 +48,7 @@ class GateConfig:
     timeout_s: float | None = None          # None: wait as long as the command runs
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: Path | None = None
+    allow_uninstrumented: bool = False      # for commands that legitimately start none
     today: date = field(default_factory=date.today)
     echo: Callable[[bytes], None] = lambda chunk: None  # where the command's output goes
 
@@ -72,6 +73,12 @@ def run_gate(config: GateConfig) -> Results:
                                         results.logs, findings, server=False)
         results.problems.extend(outcome.problems)
         results.notes.extend(outcome.notes)
+        if results.instrumented == 0:
+            if config.allow_uninstrumented:
+                results.notes.append(f"{config.command[0]} started no instrumented process "
+                                     "(allowed by --allow-uninstrumented)")
+            else:
+                results.problems.append(collect.not_instrumented(config.command[0]))
     return results
 
 

@@ -69,6 +69,7 @@ class ProblemKind(StrEnum):
     BINARY_INPUT = "binary-input"              # NUL bytes where text was expected
     UNREADABLE = "unreadable"                  # missing file, a directory, a read error
     NO_LOGS = "no-logs"                        # nothing to judge
+    NOT_INSTRUMENTED = "not-instrumented"      # no process left the runtime's start mark
     # Of a process.
     CANNOT_START = "cannot-start"              # not found, not executable
     NO_LISTENING_LINE = "no-listening-line"    # a server that never said where it listens
@@ -213,6 +214,7 @@ class LogRead:
     reports: list[Report] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     matched: list["MatchedSuppression"] = field(default_factory=list)
+    instrumented: bool = False  # the runtime's start-up mark is in it
 
 
 # --- Findings ------------------------------------------------------------------------------
@@ -411,6 +413,10 @@ class RunOutcome:
     def reports(self) -> list[Report]:
         return [r for log in self.logs for r in log.reports] + self.harness_reports
 
+    @property
+    def instrumented(self) -> int:
+        return sum(1 for log in self.logs if log.instrumented)
+
     def to_json(self) -> dict[str, Any]:
         load = self.load
         return {
@@ -426,6 +432,7 @@ class RunOutcome:
             "peak_threads": load.peak_threads if load else None,
             "elapsed_s": round(self.elapsed_s, 3),
             "log_files": [log.source for log in self.logs],
+            "instrumented": self.instrumented,
             "invariants": [c.to_json() for c in self.invariants],
             "findings": len(self.reports),
             "errors": [p.one_line() for p in self.problems],
@@ -544,6 +551,14 @@ class Results:
             return Verdict.FAIL
         return Verdict.PASS
 
+    @property
+    def instrumented(self) -> int:
+        """How many processes left the sanitizer runtime's start-up mark."""
+        if self.scenarios is not None:
+            return sum(r.instrumented for s in self.scenarios for v in s.variants()
+                       for r in v.runs)
+        return sum(1 for log in self.logs if log.instrumented)
+
     def warnings(self) -> list[str]:
         """Notes, then baseline and suppression warnings (never verdicts by themselves)."""
         return (list(self.notes) + (self.baseline.warnings() if self.baseline else [])
@@ -559,6 +574,7 @@ class Results:
             "schema": RESULTS_SCHEMA,
             "verdict": str(self.verdict),
             "findings": [f.to_json() for f in self.findings],
+            "instrumented": self.instrumented,
         }
         if self.scenarios is not None:
             out["scenarios"] = [s.to_json() for s in self.scenarios]

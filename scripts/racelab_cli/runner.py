@@ -155,6 +155,8 @@ def run_once(scenario: Scenario, variant: Variant, k: int, config: RunConfig) ->
         run.logs = collect.collect_logs(log_dir, config.out,
                                         captured=[log_dir / "server.stderr"])
         run.problems.extend(collect.problems_of(run.logs))
+        if run.load is not None and run.instrumented == 0:
+            run.problems.append(collect.not_instrumented(f"{scenario.name}_{variant}"))
         if run.exit_status == collect.TSAN_EXIT_CODE and not collect.reports_of(run.logs):
             run.problems.append(Problem(
                 ProblemKind.TSAN_EXIT_WITHOUT_REPORT,

@@ -1,8 +1,9 @@
 """The TSAN_OPTIONS racelab gives every process it runs (`racelab run` and `racelab gate`).
 
 docs/reference.md, "TSAN_OPTIONS": `log_path=<folder>/tsan halt_on_error=0 history_size=7
-second_deadlock_stack=1 detect_deadlocks=1 report_thread_leaks=1 exitcode=66`, merged into
-the user's own TSAN_OPTIONS: the user's other keys are kept, ours win on the keys we set.
+second_deadlock_stack=1 detect_deadlocks=1 report_thread_leaks=1 exitcode=66 verbosity=1`,
+merged into the user's own TSAN_OPTIONS: the user's other keys are kept, ours win on the
+keys we set (a higher verbosity of the user's is kept).
 racelab's suppressions file is never handed to the runtime (racelab applies it to the
 parsed reports); a user's own `suppressions=` stays, with `print_suppressions=1` so the
 log says what it hid. A symbolizer is added unless the user chose one.
@@ -34,6 +35,10 @@ def tsan_options(log_prefix: Path, user: str | None,
         "exitcode": str(TSAN_EXIT_CODE),
     }
     merged.update({k: _quote(v) for k, v in ours.items()})
+    # verbosity=1 makes the runtime write "Running under ThreadSanitizer" into the log at
+    # start-up: the proof that a process was instrumented (collect.py counts them).
+    if not merged.get("verbosity", "").isdigit() or int(merged["verbosity"]) < 1:
+        merged["verbosity"] = "1"
     if "suppressions" in merged and "print_suppressions" not in merged:
         merged["print_suppressions"] = "1"
     if "external_symbolizer_path" not in merged:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -388,3 +389,40 @@ def test_gate_logs_does_not_read_its_own_reports_back(tmp_path: Path) -> None:
     assert again.returncode == 1, again.stdout + again.stderr
     [finding] = results(logs)["findings"]
     assert finding["count"] == 1
+
+
+# --- No instrumented process, no pass --------------------------------------------------------
+
+def test_gate_of_true_exits_2_no_instrumented_process(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = gate(out, "--", "true")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no instrumented process ran: true left no 'Running under ThreadSanitizer' mark" \
+        in done.stderr
+    data = results(out)
+    assert (data["verdict"], data["instrumented"]) == ("error", 0)
+
+
+def test_gate_refuses_a_build_that_lost_its_sanitizer(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = gate(out, "--", *fake("--plain", "--say", "all 3 tests passed"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no instrumented process ran" in done.stderr
+
+
+def test_gate_counts_instrumented_processes_in_every_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = gate(out, "--", "sh", "-c", " ; ".join([shlex.join(fake())] * 3))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "; 3 instrumented processes); reports in" in done.stdout
+    assert results(out)["instrumented"] == 3
+    assert "3 instrumented processes" in (out / "summary.md").read_text(encoding="utf-8")
+    assert "3 instrumented processes" in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_gate_allow_uninstrumented_passes_a_command_that_starts_none(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = gate(out, "--allow-uninstrumented", "--", "true")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "started no instrumented process (allowed by --allow-uninstrumented)" \
+        in done.stdout

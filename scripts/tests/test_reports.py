@@ -51,7 +51,8 @@ def run_results(fixed_findings: int = 0) -> Results:
     load = LoadResult(requests=10, status={"200": 9, "503": 1}, transport_errors=0,
                       disconnects=0, latency_ms={"p50": 1.0}, peak_threads=7, elapsed_ms=3.0)
     bad_run = RunOutcome(1, Path("/tmp"), exit_status=66, load=load,
-                         logs=[LogRead(report.source, [report])], elapsed_s=1.25)
+                         logs=[LogRead(report.source, [report], instrumented=True)],
+                         elapsed_s=1.25)
     fixed_run = RunOutcome(1, Path("/tmp"), signal="SIGABRT", load=load,
                            problems=[Problem(ProblemKind.CRASH,
                                              "counter_fixed crashed (signal SIGABRT)")],
@@ -66,8 +67,8 @@ def run_results(fixed_findings: int = 0) -> Results:
 
 def gate_results() -> Results:
     report = counter_report()
-    log = LogRead("logs/gate/tsan.4242", [report])
-    clean = LogRead("logs/gate/tsan.4243")
+    log = LogRead("logs/gate/tsan.4242", [report], instrumented=True)
+    clean = LogRead("logs/gate/tsan.4243", instrumented=True)
     results = Results(gate=GateRun(command=["ctest", "--test-dir", "build"], exit_status=8),
                       logs=[log, clean], findings=[Finding(report, 1)])
     results.suppressions = SuppressionCheck("ci/tsan.supp",
@@ -88,7 +89,8 @@ def test_results_json_has_the_results_schema_and_sorted_keys(tmp_path: Path) -> 
     assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"
     assert data["schema"] == "racelab.results/1"
     assert data["verdict"] == "error"
-    assert set(data) == {"schema", "verdict", "findings", "scenarios"}
+    assert set(data) == {"schema", "verdict", "findings", "instrumented", "scenarios"}
+    assert data["instrumented"] == 1
     assert set(data["scenarios"][0]) == {"name", "verdict", "reasons", "bad", "fixed"}
     assert data["scenarios"][0]["fixed"]["signal"] == "SIGABRT"
     [finding] = data["findings"]
@@ -112,7 +114,8 @@ def test_summary_md_puts_the_verdict_first_then_table_findings_and_stacks() -> N
     results = run_results()
     lines = summary_md.render(results, context()).splitlines()
     assert lines[0] == "# racelab: ERROR"
-    assert lines[2] == "1 scenario: 0 passed, 0 failed, 1 error; 1 finding: 1 expected."
+    assert lines[2] == ("1 scenario: 0 passed, 0 failed, 1 error; 1 finding: 1 expected; "
+                        "1 instrumented process.")
     assert "| counter | error | bad | 66 | 10 | 9 | 1 (data-race) | 7 | 1.2s |" in lines
     assert "| counter | error | fixed | SIGABRT | 10 | 9 | 0 + error | 7 | 0.5s |" in lines
     assert "- **counter** (error): fixed: counter\\_fixed crashed (signal SIGABRT)" in lines
@@ -130,7 +133,8 @@ def test_summary_md_of_a_gate_lists_status_and_warnings() -> None:
     text = summary_md.render(gate_results(), context())
     lines = text.splitlines()
     assert lines[0] == "# racelab: FAIL"
-    assert lines[2] == "racelab gate of `ctest --test-dir build`: 1 finding: 1 new."
+    assert lines[2] == ("racelab gate of `ctest --test-dir build`: 1 finding: 1 new; "
+                        "2 instrumented processes.")
     assert any(line.startswith("- **data-race** · new · ×1 · "
                                "`scenarios/counter/counter.cc:13`") for line in lines)
     assert "## Warnings" in lines

@@ -181,7 +181,10 @@ def findings_line(results: Results) -> str:
 
 
 def verdict_line(results: Results) -> str:
-    """The one line that says what was decided, for every writer."""
+    """The one line that says what was decided, for every writer, with how many
+    instrumented processes it rests on."""
+    n = results.instrumented
+    proof = f"{n} instrumented process{'es' if n != 1 else ''}"
     if results.scenarios is not None:
-        return f"{counts_line(results)}; {findings_line(results)}"
-    return findings_line(results)
+        return f"{counts_line(results)}; {findings_line(results)}; {proof}"
+    return f"{findings_line(results)}; {proof}"

@@ -6,6 +6,13 @@ import re
 import signal
 import sys
 
+# What the runtime writes into its log at start-up with verbosity=1 (racelab's proof that
+# the process was instrumented).
+_log_path = re.search(r'log_path=("[^"]*"|\S+)', os.environ.get("TSAN_OPTIONS", ""))
+if _log_path:
+    with open(f"{_log_path.group(1).strip(chr(34))}.{os.getpid()}", "a") as _log:
+        _log.write(f"***** Running under ThreadSanitizer v3 (pid {os.getpid()}) *****\n")
+
 PARTIAL_REPORT = """==================
 WARNING: ThreadSanitizer: data race (pid={pid})
   Write of size 8 at 0x7b0400000010 by thread T3:
@@ -18,7 +25,7 @@ WARNING: ThreadSanitizer: data race (pid={pid})
 stop = {signal.SIGTERM, signal.SIGINT}
 signal.pthread_sigmask(signal.SIG_BLOCK, stop)
 log_path = re.search(r'log_path=("[^"]*"|\S+)', os.environ["TSAN_OPTIONS"]).group(1).strip('"')
-with open(f"{log_path}.{os.getpid()}", "w", encoding="utf-8") as log:
+with open(f"{log_path}.{os.getpid()}", "a", encoding="utf-8") as log:
     log.write(PARTIAL_REPORT.format(pid=os.getpid()))
 print("racelab: listening on 127.0.0.1:40005", flush=True)
 signal.sigwait(stop)
