@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 
 from . import baseline as baseline_file
-from . import build, catalog, collect, deps, diff, frames, gate, reports, runner, selftest
-from . import show, suppressions
+from . import build, catalog, collect, ctest_runs, deps, diff, frames, gate, reports, runner
+from . import selftest, show, suppressions
 from .model import (EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline, Frame, Results,
                     Scenario, SuppressionFile, Variant)
 from .progress import Progress
@@ -143,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "instead of running a command")
     gating.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
                         help="kill COMMAND (exit 2) when it runs longer than S seconds")
+    gating.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                        help="with ctest: run only the K-th of N slices of its test list "
+                             "(racelab merge combines the shards)")
+    gating.add_argument("--jobs", type=_positive_int, default=1, metavar="J",
+                        help="with ctest: run J tests at a time (default 1)")
     gating.add_argument("--allow-uninstrumented", action="store_true",
                         help="pass a COMMAND that starts no instrumented process (by default "
                              "that is exit 2: silence from an uninstrumented build proves "
@@ -288,6 +293,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
         raise UsageError("gate takes either -- COMMAND... or --logs DIR, not both")
     if not command and args.logs is None:
         raise UsageError("gate needs a command (racelab gate -- COMMAND...) or --logs DIR")
+    if args.shard is not None and not ctest_runs.is_ctest(command):
+        raise UsageError("--shard slices a ctest test list: gate -- ctest ...")
     baseline_data, suppression_data = load_gate_files(args)
     out = args.out if args.out is not None else _path("reports")
     out.mkdir(parents=True, exist_ok=True)
@@ -297,7 +304,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     config = gate.GateConfig(out=out, command=command or None, logs_dir=args.logs,
                              suppressions=suppression_data, baseline=baseline_data,
                              timeout_s=args.timeout, echo=gate.echo_to_stdout,
-                             allow_uninstrumented=args.allow_uninstrumented)
+                             allow_uninstrumented=args.allow_uninstrumented,
+                             shard=args.shard, jobs=args.jobs)
     results = gate.run_gate(config)
     context = reports.ReportContext(source_root=source_root)
     reports.write_all(out, results, context)
@@ -445,6 +453,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return ctest_runs.parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _positive_float(text: str) -> float:

@@ -141,6 +141,7 @@ class Report:
     line: int = 0            # 1-based line of the headline in `source`; not in the JSON
     truncated: bool = False  # the closing line never came; flagged in problems, not JSON
     pid: int | None = None   # the reporting process, when the log says; not in the JSON
+    test: str | None = None  # the test whose process reported it, when known; not in JSON
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +177,7 @@ class Problem:
     message: str
     source: str | None = None  # the file it was found in, when it is about a file
     line: int | None = None
+    test: str | None = None    # the test it is about, in a gated ctest run; not in JSON
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": str(self.kind), "source": self.source, "line": self.line,
@@ -233,6 +235,7 @@ class Finding:
     suppressed_by: str | None = None
     runs_seen: int = 1
     runs: int = 1
+    tests: list[str] = field(default_factory=list)  # the tests whose processes reported it
 
     @property
     def expected(self) -> bool:
@@ -254,7 +257,7 @@ class Finding:
         out.update(count=self.count, status=str(self.status), scenario=self.scenario,
                    variant=str(self.variant) if self.variant else None,
                    suppressed_by=self.suppressed_by, runs_seen=self.runs_seen,
-                   runs=self.runs)
+                   runs=self.runs, tests=list(self.tests))
         return out
 
     @staticmethod
@@ -266,7 +269,8 @@ class Finding:
                        variant=Variant(variant) if variant in set(Variant) else None,
                        status=Status(status) if status in set(Status) else Status.NEW,
                        suppressed_by=data.get("suppressed_by"),
-                       runs_seen=data.get("runs_seen", 1), runs=data.get("runs", 1))
+                       runs_seen=data.get("runs_seen", 1), runs=data.get("runs", 1),
+                       tests=[str(t) for t in data.get("tests") or []])
 
 
 def merge_findings(runs: Sequence[Sequence[Report]], scenario: str | None = None,
@@ -284,6 +288,8 @@ def merge_findings(runs: Sequence[Sequence[Report]], scenario: str | None = None
                 found = by_print[report.fingerprint]
             found.count += 1
             seen_in.setdefault(report.fingerprint, set()).add(index)
+            if report.test is not None and report.test not in found.tests:
+                found.tests.append(report.test)
     for fingerprint, finding in by_print.items():
         finding.runs_seen = len(seen_in[fingerprint])
     return list(by_print.values())
@@ -499,14 +505,33 @@ class ScenarioResult:
 # --- Gating a command ----------------------------------------------------------------------
 
 @dataclass
+class TestRun:
+    """One test of a gated ctest run, run on its own so its findings name it."""
+
+    name: str
+    exit_status: int | None = None
+    signal: str | None = None
+    elapsed_s: float = 0.0
+    logs: list[LogRead] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "exit_status": self.exit_status, "signal": self.signal,
+                "elapsed_s": round(self.elapsed_s, 3),
+                "log_files": [log.source for log in self.logs]}
+
+
+@dataclass
 class GateRun:
-    """What the gated command did (`command` None for `gate --logs DIR`)."""
+    """What the gated command did (`command` None for `gate --logs DIR`); `tests` when it
+    was ctest, run one test at a time; `shard` ("2/4") when it ran a slice."""
 
     command: list[str] | None
     logs_dir: str | None = None
     exit_status: int | None = None
     signal: str | None = None
     elapsed_s: float = 0.0
+    tests: list[TestRun] | None = None
+    shard: str | None = None
 
     def describe(self) -> str:
         """"ctest --test-dir build" or "logs in DIR"."""
@@ -587,7 +612,10 @@ class Results:
                            "elapsed_s": round(gate.elapsed_s, 3),
                            "log_files": [log.source for log in self.logs],
                            "errors": [p.one_line() for p in self.problems],
-                           "notes": list(self.notes)}
+                           "notes": list(self.notes),
+                           "tests": ([t.to_json() for t in gate.tests]
+                                     if gate.tests is not None else None),
+                           "shard": gate.shard}
         if self.baseline is not None:
             out["baseline"] = self.baseline.to_json()
         if self.suppressions is not None:

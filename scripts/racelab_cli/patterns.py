@@ -275,6 +275,11 @@ LISTENING_LINE = re.compile(
 #   value: its value, quotes included when it was quoted.
 TSAN_OPTION = re.compile(r"(?P<key>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s:,]*)")
 
+# A shard of a test list or a catalog: "2/4", the 2nd of 4.
+#   k: this shard (1-based).
+#   n: how many shards there are.
+SHARD = re.compile(r"^(?P<k>\d+)/(?P<n>\d+)$")
+
 # --- Build and test output -----------------------------------------------------------------
 
 # Ninja's progress prefix: "[12/87] Building CXX object ...".

@@ -3,9 +3,10 @@
     deps -> configure -> build -> ctest (gated) -> pytest -> flake8 -> mypy -> racelab run
 
 ctest is not trusted on its exit status: it runs through racelab's own gate pipeline
-(gate.py, collect.py), so every GoogleTest process logs to OUT/ctest/logs/gate/tsan.<pid>
-and a TSan report in any test fails the step even if the test itself passed; a failing
-test with no report is a problem (exit 2). Each runner's closing line is printed again at
+(gate.py, collect.py), one test at a time (ctest_runs.py), so every GoogleTest process
+logs to OUT/ctest/logs/gate/tests/<n>/tsan.<pid>, a TSan report in any test fails the step
+even if the test itself passed and names the test, and a failing test with no report is a
+problem (exit 2). Each runner's closing line is printed again at
 the end, pytest's last, so a CI log reader finds it. Exit: the worst step (0, 1 or 2).
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from re import Pattern
 
-from . import build, deps, gate, reports
+from . import build, ctest_runs, deps, gate, reports
 from . import patterns as P
 from .model import EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Verdict
 
@@ -72,10 +73,8 @@ def run_ctest(out: Path | None = None) -> Outcome:
                                             timeout_s=CTEST_TIMEOUT_S,
                                             echo=gate.echo_to_stdout))
     reports.write_all(out, results, reports.ReportContext(source_root=REPO))
-    output = gate.log_folder(out) / gate.OUTPUT_COPY
-    lines = output.read_text(encoding="utf-8", errors="replace").splitlines() \
-        if output.is_file() else []
-    line = last_match(lines, P.CTEST_SUMMARY)
+    tests = results.gate.tests if results.gate is not None else None
+    line = (ctest_runs.closing_line([t.exit_status for t in tests]) if tests else None)
     for finding in results.findings:
         print(f"racelab: ctest: {finding.label}: {finding.report.kind} x{finding.count} "
               f"from {finding.report.source} [{finding.report.fingerprint}]")

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import patterns as P
-from ..model import Finding, LogRead, Report, Results, ScenarioResult, Variant
+from ..model import Finding, LogRead, Report, Results, ScenarioResult, TestRun, Variant
 from .common import ReportContext, report_text, short_function
 
 FILE_NAME = "junit.xml"
@@ -100,17 +100,41 @@ def _gate_suite(results: Results, context: ReportContext) -> ET.Element:
     assert gate is not None
     suite = _suite("racelab gate", 0, "racelab.gate")
     log_problems = {p for log in results.logs for p in log.problems}
-    command_errors = [p.one_line() for p in results.problems if p not in log_problems]
+    command_errors = [p.one_line() for p in results.problems
+                      if p not in log_problems and p.test is None]
     case = _case(suite, "racelab.gate", gate.describe(), gate.elapsed_s)
     if command_errors:
         _outcome(case, "error", "; ".join(command_errors), "racelab.error",
                  "\n".join(command_errors))
     status = {f.report.fingerprint: f for f in results.findings}
-    for log in results.logs:
-        _log_case(suite, log, status, context)
+    if gate.tests is not None:
+        for test in gate.tests:
+            _test_case(suite, test, results, status)
+    else:
+        for log in results.logs:
+            _log_case(suite, log, status, context)
     notes = "\n".join(results.warnings())
     _close_suite(suite, notes + ("\n" if notes else ""))
     return suite
+
+
+def _test_case(suite: ET.Element, test: TestRun, results: Results,
+               status: dict[str, Finding]) -> None:
+    """One testcase per ctest test: an error when it could not be judged, a failure when
+    its processes reported a new finding, else a pass."""
+    case = _case(suite, "racelab.gate.test", test.name, test.elapsed_s)
+    problems = [p for p in results.problems if p.test == test.name]
+    problems += [p for log in test.logs for p in log.problems]
+    new = [r for log in test.logs for r in log.reports
+           if r.fingerprint in status and status[r.fingerprint].blocking]
+    if problems:
+        messages = [p.one_line() for p in problems]
+        _outcome(case, "error", "; ".join(messages), f"racelab.{problems[0].kind}",
+                 "\n".join(messages) + "".join("\n\n" + report_text(r) for r in new))
+    elif new:
+        _outcome(case, "failure", f"{len(new)} new finding{'s' if len(new) != 1 else ''}: "
+                 + ", ".join(r.kind for r in new), new[0].kind,
+                 "\n\n".join(report_text(r) for r in new))
 
 
 def _log_case(suite: ET.Element, log: LogRead, status: dict[str, Finding],
