@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import baseline as baseline_file
 from . import build, catalog, collect, ctest_runs, deps, diff, frames, gate, reports, runner
-from . import selftest, show, suppressions
+from . import merge, selftest, show, suppressions
 from .model import (EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline, Frame, Results,
                     Scenario, SuppressionFile, Variant)
 from .progress import Progress
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.command(args)
     except (UsageError, catalog.ManifestError, baseline_file.BaselineError,
-            suppressions.SuppressionError, diff.InputError) as err:
+            suppressions.SuppressionError, diff.InputError, merge.MergeError) as err:
         _error(str(err))
         return EXIT_UNDECIDED
     except deps.DepsError as err:
@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: <repo>/reports)")
     running.add_argument("--jobs", type=_positive_int, default=1, metavar="J",
                          help="scenarios run J at a time (default 1)")
+    running.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                         help="run only the K-th of N slices of the catalog (racelab merge "
+                              "combines the shards)")
     running.add_argument("--no-build", action="store_true",
                          help="use the binaries already in the build tree")
     running.add_argument("--build-dir", type=_path, default=REPO / "build" / DEFAULT_PRESET,
@@ -158,6 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     gating.add_argument("gated", nargs=argparse.REMAINDER, metavar="COMMAND",
                         help="the command to run, after --")
     gating.set_defaults(command=cmd_gate)
+
+    merging = sub.add_parser(
+        "merge", help="combine the results.json of shards into one verdict and one set of "
+                      "reports",
+        description="Read the results.json of every shard of one run or one gate "
+                    "(--shard K/N), write one results.json, summary.md, junit.xml, "
+                    "results.sarif and index.html into --out, and exit with the merged "
+                    "verdict: 0 pass, 1 fail, 2 error.")
+    merging.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    merging.add_argument("--out", type=_path, default=REPO / "reports", metavar="DIR",
+                         help="where the merged reports go (default: <repo>/reports)")
+    merging.add_argument("--source-root", type=_directory, default=None, metavar="DIR",
+                         help="repository root that report locations are relative to "
+                              "(default: the git work tree around the current directory)")
+    merging.set_defaults(command=cmd_merge)
 
     base = sub.add_parser("baseline", help="maintain the baseline of known findings")
     base_sub = base.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -234,6 +252,11 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenarios = select_scenarios(args.root, args.names)
+    if args.shard is not None:
+        k, n = args.shard
+        scenarios = scenarios[k - 1::n]
+        if not scenarios:
+            raise UsageError(f"shard {k}/{n} of {n} holds no scenario")
     args.baseline_data, args.suppression_data = load_gate_files(args)
     deps.ensure()
     progress = Progress()
@@ -326,6 +349,19 @@ def print_gate_outcome(results: Results, out: Path, context: reports.ReportConte
         _error(problem.one_line())
     print(f"racelab: verdict {results.verdict} ({reports.verdict_line(results)}); reports "
           f"in {out}", flush=True)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    shards = [merge.load(path) for path in args.results]
+    results = merge.merge(shards)
+    source_root = args.source_root or _source_root(Path.cwd())
+    context = reports.ReportContext(source_root=source_root, scenario_root=REPO)
+    reports.write_all(args.out, results, context)
+    for problem in results.problems:
+        _error(problem.one_line())
+    print(f"racelab: merged {len(shards)} results: verdict {results.verdict} "
+          f"({reports.verdict_line(results)}); reports in {args.out}")
+    return results.verdict.exit_code
 
 
 def cmd_baseline_update(args: argparse.Namespace) -> int:

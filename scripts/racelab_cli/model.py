@@ -442,6 +442,7 @@ class RunOutcome:
             "invariants": [c.to_json() for c in self.invariants],
             "findings": len(self.reports),
             "errors": [p.one_line() for p in self.problems],
+            "problems": [p.to_json() for p in self.problems],
         }
 
 
@@ -467,7 +468,7 @@ class VariantOutcome:
         """The last run's numbers at top level (the only run unless --repeat), all runs
         under "runs", and the number of distinct findings."""
         last = self.runs[-1].to_json() if self.runs else RunOutcome(0, Path()).to_json()
-        for key in ("run", "findings", "errors"):
+        for key in ("run", "findings", "errors", "problems"):
             last.pop(key)
         return {**last,
                 "findings": len(self.findings),
@@ -600,6 +601,8 @@ class Results:
             "verdict": str(self.verdict),
             "findings": [f.to_json() for f in self.findings],
             "instrumented": self.instrumented,
+            "problems": [p.to_json() for p in self.problems],
+            "notes": list(self.notes),
         }
         if self.scenarios is not None:
             out["scenarios"] = [s.to_json() for s in self.scenarios]

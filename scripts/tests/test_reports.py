@@ -89,7 +89,8 @@ def test_results_json_has_the_results_schema_and_sorted_keys(tmp_path: Path) -> 
     assert text == json.dumps(data, indent=2, sort_keys=True) + "\n"
     assert data["schema"] == "racelab.results/1"
     assert data["verdict"] == "error"
-    assert set(data) == {"schema", "verdict", "findings", "instrumented", "scenarios"}
+    assert set(data) == {"schema", "verdict", "findings", "instrumented", "problems", "notes",
+                         "scenarios"}
     assert data["instrumented"] == 1
     assert set(data["scenarios"][0]) == {"name", "verdict", "reasons", "bad", "fixed"}
     assert data["scenarios"][0]["fixed"]["signal"] == "SIGABRT"

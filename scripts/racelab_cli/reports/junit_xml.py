@@ -109,7 +109,7 @@ def _gate_suite(results: Results, context: ReportContext) -> ET.Element:
     status = {f.report.fingerprint: f for f in results.findings}
     if gate.tests is not None:
         for test in gate.tests:
-            _test_case(suite, test, results, status)
+            _test_case(suite, test, results)
     else:
         for log in results.logs:
             _log_case(suite, log, status, context)
@@ -118,15 +118,13 @@ def _gate_suite(results: Results, context: ReportContext) -> ET.Element:
     return suite
 
 
-def _test_case(suite: ET.Element, test: TestRun, results: Results,
-               status: dict[str, Finding]) -> None:
+def _test_case(suite: ET.Element, test: TestRun, results: Results) -> None:
     """One testcase per ctest test: an error when it could not be judged, a failure when
     its processes reported a new finding, else a pass."""
     case = _case(suite, "racelab.gate.test", test.name, test.elapsed_s)
     problems = [p for p in results.problems if p.test == test.name]
     problems += [p for log in test.logs for p in log.problems]
-    new = [r for log in test.logs for r in log.reports
-           if r.fingerprint in status and status[r.fingerprint].blocking]
+    new = [f.report for f in results.findings if test.name in f.tests and f.blocking]
     if problems:
         messages = [p.one_line() for p in problems]
         _outcome(case, "error", "; ".join(messages), f"racelab.{problems[0].kind}",
