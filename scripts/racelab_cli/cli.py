@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import baseline as baseline_file
 from . import build, catalog, collect, ctest_runs, deps, diff, frames, gate, reports, runner
-from . import merge, selftest, show, suppressions
+from . import merge, selfcheck, selftest, show, suppressions
 from .model import (EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline, Frame, Results,
                     Scenario, SuppressionFile, Variant)
 from .progress import Progress
@@ -146,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "instead of running a command")
     gating.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
                         help="kill COMMAND (exit 2) when it runs longer than S seconds")
+    gating.add_argument("--self-check", action="store_true",
+                        help="first build and gate a planted race and its atomic twin with "
+                             "$CXX and $CXXFLAGS (default clang++-14 -fsanitize=thread -g "
+                             "-O1): exit 2, saying what is broken, unless the race is "
+                             "reported and the twin is clean")
     gating.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                         help="with ctest: run only the K-th of N slices of its test list "
                              "(racelab merge combines the shards)")
@@ -314,6 +319,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
         command = command[1:]
     if command and args.logs is not None:
         raise UsageError("gate takes either -- COMMAND... or --logs DIR, not both")
+    if args.self_check:
+        outcome = selfcheck.run(args.out if args.out is not None else _path("reports"),
+                                selfcheck.environment())
+        for line in outcome.lines:
+            print(line, file=sys.stdout if outcome.passed else sys.stderr, flush=True)
+        if not outcome.passed:
+            return EXIT_UNDECIDED
+        if not command and args.logs is None:
+            return EXIT_PASS
     if not command and args.logs is None:
         raise UsageError("gate needs a command (racelab gate -- COMMAND...) or --logs DIR")
     if args.shard is not None and not ctest_runs.is_ctest(command):

@@ -66,6 +66,7 @@ class ProblemKind(StrEnum):
     RUNAWAY_REPORT = "runaway-report"          # a report cut at the frame / stack cap
     LOST_REPORTS = "lost-reports"              # fewer reports than the process announced
     RUNTIME_FAILURE = "runtime-failure"        # the sanitizer runtime itself failed
+    ASLR_INCOMPATIBLE = "aslr-incompatible"    # the runtime cannot map its shadow memory
     BINARY_INPUT = "binary-input"              # NUL bytes where text was expected
     UNREADABLE = "unreadable"                  # missing file, a directory, a read error
     NO_LOGS = "no-logs"                        # nothing to judge

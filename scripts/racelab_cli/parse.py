@@ -507,9 +507,17 @@ class _Parser:
                                           or "failed to" in line):
             found = P.RUNTIME_FAILURE.search(line)
             if found:
-                self.out.append(Problem(ProblemKind.RUNTIME_FAILURE,
-                                        f"sanitizer runtime failure: {found['failure']}",
-                                        self.source, number))
+                failure = found["failure"]
+                if P.UNEXPECTED_MAPPING.search(failure):
+                    self.out.append(Problem(
+                        ProblemKind.ASLR_INCOMPATIBLE,
+                        f"the sanitizer runtime cannot start here: {failure}; lower the "
+                        "address-space randomisation (sudo sysctl vm.mmap_rnd_bits=28) or "
+                        "run without ASLR (setarch $(uname -m) -R)", self.source, number))
+                else:
+                    self.out.append(Problem(ProblemKind.RUNTIME_FAILURE,
+                                            f"sanitizer runtime failure: {failure}",
+                                            self.source, number))
                 return True
         return False
 

@@ -75,6 +75,12 @@ RUNTIME_FAILURE = re.compile(
     r"(?P<failure>ThreadSanitizer: CHECK failed:.*|(?<=FATAL: )ThreadSanitizer.*"
     r"|ThreadSanitizer(?:'s allocator)?:? .*?\bfailed to (?:allocate|map|mmap|reserve)\b.*)$")
 
+# The runtime dying at start-up because the kernel placed a mapping where its shadow memory
+# must go (high vm.mmap_rnd_bits on recent kernels): "FATAL: ThreadSanitizer: unexpected
+# memory mapping 0x7f1c2a000000-0x7f1c2a400000".
+#   (no groups)
+UNEXPECTED_MAPPING = re.compile(r"unexpected memory mapping")
+
 # The count a process prints at exit: "ThreadSanitizer: reported 3 warnings" (TSan) or
 # "Found 2 data race(s)" (Go). Fewer parsed reports than announced means some were lost.
 #   tsan: the number TSan announced.
