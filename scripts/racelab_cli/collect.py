@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from . import baseline as baseline_file
-from . import parse, suppressions
+from . import frames, parse, suppressions
 from . import patterns as P
 from .model import (Baseline, BaselineCheck, Finding, LogRead, MatchedSuppression,
                     ParseResult, Problem, ProblemKind, Report, SuppressionCheck,
@@ -58,7 +58,30 @@ def read_log(path: Path, source: str, *, captured_output: bool = False) -> LogRe
     log.problems = list(result.errors)
     log.matched = suppressions.matched_in_file(path, source)
     log.instrumented = not captured_output and runtime_started(path)
+    overflowed = _symbolizer_overflowed(path)
+    for report in log.reports:
+        report.unreliable = ("symbolizer buffer too small" if overflowed
+                             else _unsymbolized(report))
     return log
+
+
+def _symbolizer_overflowed(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                if P.SYMBOLIZER_BUFFER_TOO_SMALL.search(chunk):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _unsymbolized(report: Report) -> str | None:
+    """A report whose own frames came out as bare addresses: no symbolizer ran."""
+    own = [f for s in report.stacks for f in s.frames if f.function == "<null>"
+           and not frames.is_runtime_frame(f)]
+    return "unsymbolized frames: no symbolizer" if own and report.top_frame is not None \
+        and report.top_frame.function == "<null>" else None
 
 
 def runtime_started(path: Path) -> bool:
@@ -208,7 +231,7 @@ def relative(path: Path, base: Path) -> str:
 
 def _pid_order(path: Path) -> tuple[int, str]:
     suffix = path.name.rpartition(".")[2]
-    return (int(suffix) if suffix.isdigit() else 1 << 62, path.name)
+    return (int(suffix) if suffix.isascii() and suffix.isdigit() else 1 << 62, path.name)
 
 
 def parse_files(names: Sequence[str]) -> ParseResult:

@@ -143,6 +143,7 @@ class Report:
     truncated: bool = False  # the closing line never came; flagged in problems, not JSON
     pid: int | None = None   # the reporting process, when the log says; not in the JSON
     test: str | None = None  # the test whose process reported it, when known; not in JSON
+    unreliable: str | None = None  # why its frames cannot be trusted (collect.py); or None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -239,6 +240,11 @@ class Finding:
     tests: list[str] = field(default_factory=list)  # the tests whose processes reported it
 
     @property
+    def frames_unreliable(self) -> str | None:
+        """Why this finding's frames (and so its fingerprint) cannot be trusted, or None."""
+        return self.report.unreliable
+
+    @property
     def expected(self) -> bool:
         """The bug a bad variant exists to show: it is the lesson, not a defect."""
         return self.variant == Variant.BAD
@@ -258,14 +264,17 @@ class Finding:
         out.update(count=self.count, status=str(self.status), scenario=self.scenario,
                    variant=str(self.variant) if self.variant else None,
                    suppressed_by=self.suppressed_by, runs_seen=self.runs_seen,
-                   runs=self.runs, tests=list(self.tests))
+                   runs=self.runs, tests=list(self.tests),
+                   frames_unreliable=self.frames_unreliable)
         return out
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> "Finding":
         variant = data.get("variant")
         status = data.get("status")
-        return Finding(report=Report.from_json(data), count=data.get("count", 1),
+        report = Report.from_json(data)
+        report.unreliable = data.get("frames_unreliable")
+        return Finding(report=report, count=data.get("count", 1),
                        scenario=data.get("scenario"),
                        variant=Variant(variant) if variant in set(Variant) else None,
                        status=Status(status) if status in set(Status) else Status.NEW,
@@ -587,8 +596,15 @@ class Results:
         return sum(1 for log in self.logs if log.instrumented)
 
     def warnings(self) -> list[str]:
-        """Notes, then baseline and suppression warnings (never verdicts by themselves)."""
-        return (list(self.notes) + (self.baseline.warnings() if self.baseline else [])
+        """Notes, unreliable frames, then baseline and suppression warnings (never verdicts
+        by themselves)."""
+        shaky = [f for f in self.findings if f.frames_unreliable]
+        reasons = sorted({f.frames_unreliable or "" for f in shaky})
+        frames_warning = ([f"{len(shaky)} finding(s) have frames that cannot be trusted "
+                           f"({'; '.join(reasons)}): their functions and fingerprints may "
+                           "be wrong or change between runs"] if shaky else [])
+        return (list(self.notes) + frames_warning
+                + (self.baseline.warnings() if self.baseline else [])
                 + (self.suppressions.warnings() if self.suppressions else []))
 
     def describe(self) -> str:

@@ -256,9 +256,9 @@ def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
         else:
             # "file:line:column", "file:line" or "file".
             head, colon, tail = token.rpartition(":")
-            if colon and tail.isdigit():
+            if colon and tail.isascii() and tail.isdigit():
                 file, colon, middle = head.rpartition(":")
-                if colon and middle.isdigit():
+                if colon and middle.isascii() and middle.isdigit():
                     line, column = int(middle), int(tail)
                 else:
                     file, line = head, int(tail)
@@ -414,7 +414,7 @@ class _Parser:
                 if stripped[:1] == "#" and "\x1b" not in line and len(line) <= MAX_LINE_CHARS:
                     space = stripped.find(" ")
                     digits = stripped[1:space]
-                    if space >= 2 and digits.isdigit():
+                    if space >= 2 and digits.isascii() and digits.isdigit():
                         body = stripped[space + 1:]
                         entry = frame_from_body(body)
                         block.evidence |= entry[1]
@@ -586,7 +586,7 @@ class _Parser:
     def _frame_line(self, number: int, block: _Block, stripped: str) -> None:
         space = stripped.find(" ")
         digits = stripped[1:space]
-        if space < 2 or not digits.isdigit():
+        if space < 2 or not (digits.isascii() and digits.isdigit()):
             return
         index = int(digits)
         if index and len(self.open) > 1:

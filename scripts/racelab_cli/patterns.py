@@ -81,6 +81,11 @@ RUNTIME_FAILURE = re.compile(
 #   (no groups)
 UNEXPECTED_MAPPING = re.compile(r"unexpected memory mapping")
 
+# The runtime's note that a symbolization did not fit its buffer: frames printed after it
+# may carry another address's name (Asio's deep inline chains do this).
+#   (no groups)
+SYMBOLIZER_BUFFER_TOO_SMALL = re.compile(rb"Symbolizer buffer too small")
+
 # The count a process prints at exit: "ThreadSanitizer: reported 3 warnings" (TSan) or
 # "Found 2 data race(s)" (Go). Fewer parsed reports than announced means some were lost.
 #   tsan: the number TSan announced.

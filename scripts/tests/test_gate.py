@@ -426,3 +426,37 @@ def test_gate_allow_uninstrumented_passes_a_command_that_starts_none(tmp_path: P
     assert done.returncode == 0, done.stdout + done.stderr
     assert "started no instrumented process (allowed by --allow-uninstrumented)" \
         in done.stdout
+
+
+# --- Frames that cannot be trusted ------------------------------------------------------------
+
+def test_gate_flags_findings_logged_after_a_symbolizer_overflow(tmp_path: Path) -> None:
+    log = tmp_path / "overflowed.txt"
+    log.write_text("WARNING: Symbolizer buffer too small\n"
+                   + TWO_RACES.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    done = gate(out, "--", *fake("--log", str(log), "--exit", "66"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    data = results(out)
+    assert {f["frames_unreliable"] for f in data["findings"]} == {
+        "symbolizer buffer too small"}
+    assert "2 finding(s) have frames that cannot be trusted (symbolizer buffer too small)" \
+        in done.stdout
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "frames unreliable (symbolizer buffer too small)" in summary
+
+
+def test_gate_flags_unsymbolized_findings(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stripped = Path(__file__).resolve().parent / "data" / "tsan_data_race_symbolize0.txt"
+    done = gate(out, "--", *fake("--log", str(stripped), "--exit", "66"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert {f["frames_unreliable"] for f in results(out)["findings"]} == {
+        "unsymbolized frames: no symbolizer"}
+
+
+def test_gate_trusts_the_frames_of_a_symbolized_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = gate(out, "--", *fake("--log", str(TWO_RACES), "--exit", "66"))
+    assert done.returncode == 1
+    assert {f["frames_unreliable"] for f in results(out)["findings"]} == {None}

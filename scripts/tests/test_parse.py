@@ -949,3 +949,11 @@ def test_fingerprint_agrees_on_clang_and_gcc_spellings(clang_name: str, gcc_name
 
     assert report_with(clang_name, ("/src/g.h", 14, 51)) == \
         report_with(gcc_name, ("/src/g.h", 14, None))
+
+
+def test_parse_frame_with_a_non_ascii_digit_in_its_line_keeps_the_report() -> None:
+    # "¹9".isdigit() is True but int() refuses it: found by the fuzz test.
+    text = data_text("tsan_data_race.txt").replace("data_race.cc:16:56", "data_race.cc:¹9",
+                                                   1)
+    result = parse.parse_text(text, "t")
+    assert [r.kind for r in result.reports] == ["data-race"]

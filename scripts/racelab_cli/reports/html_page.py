@@ -218,7 +218,7 @@ def _finding(index: int, finding: Finding, context: ReportContext) -> str:
              f"{_badge(report.kind, 'kind')} {_badge(label, label)} "
              f"<span class=\"where\">{where}</span></div>",
              f"<div class=\"meta\">{_e(report.headline)}{suppressed} · seen "
-             f"{finding.count}×{_runs_seen(finding)}{origin} · "
+             f"{finding.count}×{_runs_seen(finding)}{origin}{_caveats(finding)} · "
              f"fingerprint <code>{_e(report.fingerprint)}</code> · from "
              f"<code>{_e(report.source)}</code></div>"]
     for stack in report.stacks:
@@ -291,6 +291,13 @@ def _suppressions(results: Results) -> list[str]:
 
 
 # --- Bad and fixed side by side ------------------------------------------------------------
+
+def _caveats(finding: Finding) -> str:
+    out = f" · in {_e(', '.join(finding.tests))}" if finding.tests else ""
+    if finding.frames_unreliable:
+        out += f" · <b>frames unreliable</b> ({_e(finding.frames_unreliable)})"
+    return out
+
 
 def _runs_seen(finding: Finding) -> str:
     return f" in {finding.runs_seen}/{finding.runs} runs" if finding.runs > 1 else ""

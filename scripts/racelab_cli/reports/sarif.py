@@ -109,6 +109,8 @@ def _result(finding: Finding, rule_index: int, context: ReportContext) -> dict[s
         "baselineState": "unchanged" if finding.status == Status.KNOWN else "new",
         "properties": {"count": finding.count, "status": str(finding.status),
                        "runsSeen": finding.runs_seen, "runs": finding.runs,
+                       "tests": list(finding.tests),
+                       "framesUnreliable": finding.frames_unreliable,
                        "scenario": finding.scenario,
                        "variant": str(finding.variant) if finding.variant else None,
                        "tool": report.tool, "source": report.source},

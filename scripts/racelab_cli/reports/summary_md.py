@@ -82,6 +82,10 @@ def _finding_line(finding: Finding, context: ReportContext) -> str:
     suppressed = (f" by {md_code(finding.suppressed_by)}"
                   if finding.status == Status.SUPPRESSED and finding.suppressed_by else "")
     seen = (f" · seen in {finding.runs_seen}/{finding.runs} runs" if finding.runs > 1 else "")
+    if finding.frames_unreliable:
+        seen += f" · frames unreliable ({md_text(finding.frames_unreliable)})"
+    if finding.tests:
+        seen += f" · in {md_text(', '.join(finding.tests))}"
     return (f"- **{md_text(report.kind)}** · {finding.label}{suppressed} · "
             f"×{finding.count}{seen} · {where}{origin} · "
             f"fingerprint {md_code(report.fingerprint)}")
