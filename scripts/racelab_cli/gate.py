@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from . import collect, ctest_runs, procs
+from . import collect, ctest_runs, procs, stacks
 from .model import (Baseline, Finding, GateRun, LogRead, Problem, ProblemKind, Results,
                     SuppressionFile, TestRun, merge_findings)
 
@@ -38,6 +38,7 @@ BINARY_PROBE_BYTES = 8192  # a --logs file with a NUL byte this early is skipped
 # (junit.xml quotes whole reports).
 OUTPUT_NAMES = ("results.json", "summary.md", "junit.xml", "results.sarif", "index.html")
 OUTPUT_COPY = "output.txt"
+MAX_HUNG_PROCESSES = 8     # stacks are captured for at most this many processes of a group
 
 
 @dataclass
@@ -115,8 +116,12 @@ def _run_command(config: GateConfig, results: Results) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     copy_path = folder / OUTPUT_COPY
+    hung: list[LogRead] = []
     outcome = spawn(command, env=collect.instrumented_env(config.env, folder), cwd=config.cwd,
-                    copy_to=copy_path, echo=config.echo, timeout_s=config.timeout_s)
+                    copy_to=copy_path, echo=config.echo, timeout_s=config.timeout_s,
+                    on_timeout=lambda pid: hung.extend(_capture_hang(
+                        pid, f"{command[0]} did not finish within {config.timeout_s:g}s",
+                        folder, config.out)))
     if isinstance(outcome, Problem):
         results.problems.append(outcome)
         return
@@ -125,6 +130,21 @@ def _run_command(config: GateConfig, results: Results) -> None:
     if outcome.timed_out:
         results.problems.append(_hang(command[0], config.timeout_s))
     results.logs.extend(collect.collect_logs(folder, config.out, captured=[copy_path]))
+    results.logs.extend(hung)
+
+
+def _capture_hang(pid: int, what: str, folder: Path, out: Path) -> list[LogRead]:
+    """Before a hung command is killed: the stacks of every process of its group (the
+    command and what it started), each as a `hang` finding."""
+    logs = []
+    for member in procs.group_members(pid)[:MAX_HUNG_PROCESSES]:
+        captured = stacks.capture(member)
+        path = folder / f"stacks.{member}.txt"
+        stacks.write(captured, path)
+        source = collect.relative(path, out)
+        logs.append(LogRead(source, [stacks.hang_report(f"{what} (pid {member})", captured,
+                                                        source)]))
+    return logs
 
 
 @dataclass(frozen=True)
@@ -135,11 +155,12 @@ class Spawned:
 
 
 def spawn(command: Sequence[str], *, env: Mapping[str, str], cwd: Path | None,
-          copy_to: Path, echo: Callable[[bytes], None],
-          timeout_s: float | None) -> Spawned | Problem:
+          copy_to: Path, echo: Callable[[bytes], None], timeout_s: float | None,
+          on_timeout: Callable[[int], None] | None = None) -> Spawned | Problem:
     """Run `command` in its own process group, its output (stdout and stderr) copied to
-    `copy_to` and passed to `echo` as it comes; killed (group and all) at the deadline.
-    A command that cannot start is a Problem (cannot-start)."""
+    `copy_to` and passed to `echo` as it comes; at the deadline `on_timeout(pid)` runs
+    (to capture stacks) and the group is killed. A command that cannot start is a Problem
+    (cannot-start)."""
     try:
         proc = subprocess.Popen(list(command), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(env),
@@ -155,6 +176,8 @@ def spawn(command: Sequence[str], *, env: Mapping[str, str], cwd: Path | None,
 
     def on_deadline() -> None:
         timed_out.set()
+        if on_timeout is not None:
+            on_timeout(proc.pid)
         procs.kill_group(proc)
 
     timer = None

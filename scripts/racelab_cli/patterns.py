@@ -372,3 +372,24 @@ BODY_INTEGER = re.compile(r"(?P<value>-?\d+)")
 #   what: ok (2xx answers) or requests (all answers).
 #   path: the request path.
 LOAD_COUNT = re.compile(r"^(?P<what>ok|requests):(?P<path>/\S*)$")
+
+# --- Stacks of a live process (gdb's "thread apply all bt") ---------------------------------
+
+# The line that opens one thread's backtrace: 'Thread 2 (Thread 0x7f3a (LWP 4242) "rl-io-0"):'
+# (the name is missing for an unnamed thread, and so is "Thread 0x..." for some targets).
+#   number: gdb's thread number.
+#   tid:    the kernel's thread id.
+#   name:   the thread's name, when it has one.
+GDB_THREAD = re.compile(
+    r'^Thread (?P<number>\d+) \(.*?LWP (?P<tid>\d+)\)(?: "(?P<name>[^"]*)")?\):\s*$')
+
+# One frame of a backtrace: "#3  0x0000558a in ns::Worker (n=2) at /src/x.cc:12", or
+# "#0  futex_wait (...) at ../sysdeps/nptl/futex-internal.h:146", or "... from /lib/libc.so".
+#   index: the frame number.
+#   body:  the rest, without the "0x... in " address.
+GDB_FRAME = re.compile(r"^#(?P<index>\d+)\s+(?:0x[0-9a-fA-F]+ in )?(?P<body>.*?)\s*$")
+
+# The location at the end of a gdb frame body: " at /src/x.cc:12" or " from /lib/libc.so.6".
+#   file, line: the source location.
+#   module:     the object the frame is in, when there is no source.
+GDB_LOCATION = re.compile(r"(?: at (?P<file>\S+):(?P<line>\d+)| from (?P<module>\S+))$")

@@ -34,7 +34,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from . import collect, frames, judge, procs
+from . import collect, frames, judge, procs, stacks
 from . import patterns as P
 from .model import (Baseline, Invariant, InvariantCheck, LoadResult, Problem, ProblemKind,
                     Report, Results, RunOutcome, Scenario, ScenarioResult, SuppressionFile,
@@ -197,11 +197,18 @@ def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
             return
         host = endpoint["host"].strip("[]")
         port = int(endpoint["port"])
+        expects_hang = variant == Variant.BAD and any(e.kind == "hang"
+                                                      for e in scenario.bad_expect)
         run.load = _drive_load(load_driver, host, port, proc.pid, scenario, config, run)
+        if run.load is None and any(p.kind == ProblemKind.HANG for p in run.problems):
+            _record_hang(proc.pid, f"{name} under load outlived the load deadline", run)
         if run.load is not None and proc.poll() is None:
             run.invariants = [_check_invariant(i, host, port, run) for i in scenario.invariants]
             run.harness_reports.extend(_violation(c) for c in run.invariants if not c.held)
-        _stop(proc, name, config.stop_timeout_s, run)
+            growth = _thread_growth(scenario, run.load)
+            if growth is not None:
+                run.harness_reports.append(growth)
+        _stop(proc, name, config.stop_timeout_s, run, expects_hang)
     finally:
         if proc.poll() is None:  # only after an unexpected exception above
             procs.kill_group(proc)
@@ -384,8 +391,33 @@ def _violation(check: InvariantCheck) -> Report:
 
 # --- Stopping ------------------------------------------------------------------------------
 
-def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome) -> None:
-    """SIGTERM, wait, classify the exit; SIGKILL (and a hang) when it does not exit."""
+def _thread_growth(scenario: Scenario, load: LoadResult) -> Report | None:
+    """A `thread-growth` finding when the sampled peak passed the pair's bound."""
+    bound, peak = scenario.max_peak_threads, load.peak_threads
+    if bound is None or peak is None or peak <= bound:
+        return None
+    return Report(kind="thread-growth",
+                  headline=f"thread growth: peak {peak} threads, bound {bound}",
+                  tool="racelab",
+                  summary=f"thread-growth: the server peaked at {peak} threads under load, "
+                          f"more than its bound of {bound}",
+                  stacks=[], top_frame=None,
+                  fingerprint=frames.harness_fingerprint("thread-growth", scenario.name),
+                  source="racelab")
+
+
+def _record_hang(pid: int, what: str, run: RunOutcome) -> None:
+    """Every thread's stack of a hung server, as a `hang` finding (and stacks.txt)."""
+    captured = stacks.capture(pid)
+    path = run.log_dir / "stacks.txt"
+    stacks.write(captured, path)
+    run.harness_reports.append(stacks.hang_report(what, captured, str(path.name)))
+
+
+def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome,
+          expects_hang: bool = False) -> None:
+    """SIGTERM, wait, classify the exit; when it does not exit: its stacks (a `hang`
+    finding), SIGKILL, and a problem unless the scenario expects the hang."""
     exited_early = proc.poll() is not None
     if not exited_early:
         try:
@@ -395,10 +427,11 @@ def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome) 
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            what = f"{name} did not exit within {timeout_s:g}s of SIGTERM"
+            _record_hang(proc.pid, what, run)
             procs.kill_group(proc)
-            run.problems.append(Problem(ProblemKind.HANG,
-                                        f"hang: {name} did not exit within {timeout_s:g}s "
-                                        "of SIGTERM"))
+            if not expects_hang:
+                run.problems.append(Problem(ProblemKind.HANG, f"hang: {what}"))
             return
     run.exit_status, run.signal = collect.split_returncode(proc.returncode)
     outcome = collect.exit_problems(name, run.exit_status, run.signal, [], [], server=True)

@@ -374,3 +374,34 @@ def test_run_repeat_counts_the_runs_each_variant_passed_on_its_own(
     assert (finding["runs_seen"], finding["runs"], finding["count"]) == (3, 3, 3)
     scenario = data["scenarios"][0]
     assert (scenario["bad"]["runs_passed"], scenario["fixed"]["runs_passed"]) == (3, 3)
+
+
+# --- Harness findings: hangs and thread growth -----------------------------------------------
+
+def test_run_captures_the_stacks_of_a_server_that_hangs_after_sigterm(
+        fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(fixed="hanging_server.py")
+    done = fake_tree.run("--stop-timeout", "1", "--variant", "fixed")
+    assert done.returncode == 2
+    [hang] = [f for f in results(fake_tree)["findings"] if f["kind"] == "hang"]
+    assert hang["tool"] == "racelab" and hang["variant"] == "fixed"
+    assert hang["stacks"], "every thread of the hung server, as gdb saw it"
+    assert (fake_tree.out / "logs" / "counter" / "fixed" / "run1" / "stacks.txt").is_file()
+
+
+def test_run_takes_an_expected_hang_as_the_bad_variants_finding(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(bad="hanging_server.py", kind="hang", function=None)
+    done = fake_tree.run("--stop-timeout", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [hang] = results(fake_tree)["findings"]
+    assert (hang["kind"], hang["variant"], hang["status"]) == ("hang", "bad", "new")
+
+
+def test_run_reports_thread_growth_past_the_bound_as_a_finding(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(extra_fixed="max_peak_threads = 5")
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 1
+    [growth] = results(fake_tree)["findings"]
+    assert (growth["kind"], growth["summary"]) == (
+        "thread-growth", "thread-growth: the server peaked at 6 threads under load, more "
+                         "than its bound of 5")
