@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "racelab/base/thread_name.h"
+#include "racelab/http/internal/hangup_watcher.h"
 #include "racelab/sync/mutex.h"
 
 namespace racelab::http {
@@ -121,6 +122,12 @@ class ServerCore {
   void BeginDrain() { draining_.store(true, std::memory_order_release); }
   void CancelRequests() { cancel_.request_stop(); }
 
+  // The watcher of clients that hang up mid-request: started by Start before
+  // the io threads, stopped once they are joined.
+  void StartWatchingHangups() { hangups_.emplace(); }
+  void StopWatchingHangups() { hangups_.reset(); }
+  HangupWatcher& hangups() { return *hangups_; }
+
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> connections{0};
@@ -132,6 +139,8 @@ class ServerCore {
   std::atomic<bool> draining_{false};
   std::stop_source cancel_;
   std::atomic<std::uint64_t> next_request_id_{0};
+
+  std::optional<HangupWatcher> hangups_;
 
   Mutex mu_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_ RACELAB_GUARDED_BY(mu_);
@@ -190,11 +199,22 @@ class Session : public std::enable_shared_from_this<Session> {
     handling_ = true;
     const bhttp::request<bhttp::string_body>& in = parser_->get();
     const Request request = ToRequest(in, peer_);
-    RequestContext context(core_.NextRequestId(), core_.cancel_token());
-    Response response = core_.router().Dispatch(request, context);
+    Response response = Handle(request);
     const bool keep_alive = in.keep_alive() && !core_.draining();
     DoWrite(std::move(response), keep_alive, in.version(), request.method == Method::kHead);
   }
+
+  // Runs the handler. Its context is cancelled when the client hangs up
+  // while it runs, or when the drain deadline passes.
+  Response Handle(const Request& request) {
+    auto cancellation = std::make_shared<RequestCancellation>();
+    const std::stop_callback on_drain_deadline(core_.cancel_token(),
+                                               [cancellation] { cancellation->Cancel(); });
+    const HangupWatcher::Watch on_hangup = core_.hangups().Add(
+        stream_.socket().native_handle(), [cancellation] { cancellation->Cancel(); });
+    RequestContext context = RequestContext::WithCancellation(core_.NextRequestId(), cancellation);
+    return core_.router().Dispatch(request, context);
+  }  // the watch ends before the socket can be closed: both on this strand
 
   void Reject(int status, std::string why) {
     core_.rejected.fetch_add(1, std::memory_order_relaxed);
@@ -318,6 +338,7 @@ class Server::Impl {
     if (o.header_limit < 256) throw std::invalid_argument("header_limit below 256 bytes");
     listener_ = std::make_shared<Listener>(ioc_, core_);
     port_.store(listener_->Open(o.host, o.port));
+    core_.StartWatchingHangups();
     listener_->Run();
     {
       MutexLock lock(mu_);
@@ -372,6 +393,7 @@ class Server::Impl {
       }
     }
     threads_.clear();
+    if (joined) core_.StopWatchingHangups();  // a stuck handler may still hold a watch
     return joined ? result : ServerShutdown::kStuck;
   }
 

@@ -308,6 +308,38 @@ TEST_F(ServerTest, DrainDeadlineCancelsTheRequestContext) {
   in_flight.get();  // answered or cut; either way it returned
 }
 
+// A client that gives up mid-request cancels the request's context at once
+// (the hang-up watcher), saying when; a client that waits is never
+// cancelled, even on a kept-alive connection.
+TEST_F(ServerTest, ClientHangingUpCancelsTheRequestContext) {
+  std::promise<void> entered;
+  std::promise<bool> saw_cancel;
+  Router router;
+  router.Get("/patient", [](const Request&, RequestContext& ctx) {
+    return Response::Text(200, ctx.cancelled() || ctx.cancelled_at() ? "cancelled\n" : "fine\n");
+  });
+  router.Get("/abandoned", [&](const Request&, RequestContext& ctx) {
+    std::promise<void> cancelled;
+    std::stop_callback on_cancel(ctx.stop_token(), [&] { cancelled.set_value(); });
+    entered.set_value();
+    const bool got = cancelled.get_future().wait_for(kPatience) == std::future_status::ready;
+    saw_cancel.set_value(got && ctx.cancelled_at().has_value());
+    return Response::Text(503, "cancelled\n");
+  });
+  Start(std::move(router));
+
+  Client patient("127.0.0.1", port_);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(patient.Get("/patient").body, "fine\n");
+  Client quitter("127.0.0.1", port_);
+  ASSERT_EQ(quitter.SendAndHangUp("/abandoned"), "");
+  ASSERT_EQ(entered.get_future().wait_for(kPatience), std::future_status::ready);
+  auto cancelled = saw_cancel.get_future();
+  ASSERT_EQ(cancelled.wait_for(kPatience), std::future_status::ready)
+      << "the handler was never told its client left";
+  EXPECT_TRUE(cancelled.get());
+  EXPECT_EQ(patient.Get("/patient").body, "fine\n");
+}
+
 TEST_F(ServerTest, DebugThreadsListsTheNamedIoThreads) {
   ServerOptions options;
   options.io_threads = 3;

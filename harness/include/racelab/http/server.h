@@ -12,6 +12,10 @@
 // handlers, so handlers on different connections really run at once; each
 // connection is served in order on its own strand.
 //
+// A client that hangs up while its request is handled cancels the request's
+// RequestContext at once: one more thread, "rl-hangup", watches the sockets
+// of the requests in flight (http/internal/hangup_watcher.h).
+//
 // Hardened: a header block over header_limit answers 431, a body over
 // body_limit 413, a malformed request 400, and each of them closes the
 // connection; a client that is idle or too slow to send a whole request
