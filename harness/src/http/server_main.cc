@@ -14,6 +14,7 @@
 
 #include "racelab/base/thread_name.h"
 #include "racelab/http/server.h"
+#include "racelab/http/shutdown_check.h"
 
 namespace racelab::http {
 
@@ -82,6 +83,7 @@ int RunServerMain(int argc, char** argv, Router router) {
     std::fflush(stderr);
     std::_Exit(kExitStuck);  // io threads are stuck in handlers; exit() would race them
   }
+  NoteGracefulShutdown();  // main's ShutdownCheck runs now
   return 0;
 }
 
