@@ -280,6 +280,16 @@ KIND_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LISTENING_LINE = re.compile(
     r"^racelab: listening on (?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:]+):(?P<port>\d+)\s*$")
 
+# What a scenario server prints once its graceful shutdown is over (it then holds, reading
+# stdin, when RACELAB_HOLD_AFTER_SHUTDOWN=1): "racelab: shutdown complete".
+#   (no groups)
+SHUTDOWN_COMPLETE = re.compile(r"^racelab: shutdown complete\s*$")
+
+# A finding a server reports about itself at shutdown (docs/reference.md, "Harness
+# findings"): 'racelab: finding {"kind":"leaked-thread","tid":12,"name":"rl-fetch-3",...}'.
+#   json: the finding, one JSON object.
+SERVER_FINDING = re.compile(r"^racelab: finding (?P<json>\{.*\})\s*$")
+
 # One option in a TSAN_OPTIONS string ("halt_on_error=0 log_path='/tmp/x y'"); the
 # sanitizer runtime separates options by blanks, ':' or ','.
 #   key:   the option name.
