@@ -107,9 +107,11 @@ ACCESS_TITLE = re.compile(
 LOCK_EDGE_TITLE = re.compile(r"^Mutex \S+ acquired here while holding mutex\b")
 
 # The line the runtime writes into its log at start-up with verbosity=1: the proof that a
-# process was instrumented. "***** Running under ThreadSanitizer v3 (pid 29434) *****".
-#   pid: the instrumented process.
-RUNTIME_STARTED = re.compile(r"\*+ Running under ThreadSanitizer v\d+ \(pid (?P<pid>\d+)\)")
+# process was instrumented. TSan: "***** Running under ThreadSanitizer v3 (pid 29434) *****";
+# ASan: "==29434==AddressSanitizer Init done".
+#   (no groups)
+RUNTIME_STARTED = re.compile(r"\*+ Running under ThreadSanitizer v\d+ \(pid \d+\)"
+                             r"|==\d+==AddressSanitizer Init done")
 
 # The suffix of a log_path file: "tsan.12345" (TSan appends ".PID" to log_path).
 #   pid: the process that wrote the file.

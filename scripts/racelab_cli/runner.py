@@ -61,6 +61,7 @@ class RunConfig:
     suppressions: SuppressionFile | None = None  # applied by racelab to the findings
     baseline: Baseline | None = None  # known findings: status "known", not "new"
     today: date = field(default_factory=date.today)
+    sanitizer: str = "tsan"           # the build the servers come from: tsan or asan
 
 
 # --- Running everything --------------------------------------------------------------------
@@ -177,7 +178,7 @@ def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
                                         f"missing executable {binary} (build it, or check "
                                         "--build-dir)"))
             return
-    env = collect.instrumented_env(config.env, run.log_dir)
+    env = collect.instrumented_env(config.env, run.log_dir, config.sanitizer)
     env[HOLD_ENV] = "1"  # wait on stdin after shutdown, so leaked threads can be read
     name = server.name
     with open(run.log_dir / "server.stderr", "wb") as stderr:

@@ -49,6 +49,18 @@ def tsan_options(log_prefix: Path, user: str | None,
     return " ".join(f"{k}={v}" for k, v in merged.items())
 
 
+def asan_options(log_prefix: Path, user: str | None) -> str:
+    """ASAN_OPTIONS for `racelab run --sanitizer asan`: reports (and LeakSanitizer's) to
+    `<log_prefix>.<pid>`, leaks checked at exit, TSan's exit code so a report is never
+    mistaken for a clean exit, and verbosity=1 for the runtime's "Init done" start mark."""
+    merged = parse_options(user)
+    merged.update({"log_path": _quote(str(log_prefix)), "detect_leaks": "1",
+                   "exitcode": str(TSAN_EXIT_CODE)})
+    if not merged.get("verbosity", "").isdigit() or int(merged["verbosity"]) < 1:
+        merged["verbosity"] = "1"
+    return " ".join(f"{k}={v}" for k, v in merged.items())
+
+
 def parse_options(text: str | None) -> dict[str, str]:
     """A TSAN_OPTIONS string as key -> value (values as written, quotes included)."""
     return {m["key"]: m["value"] for m in P.TSAN_OPTION.finditer(text or "")}
