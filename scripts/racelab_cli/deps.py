@@ -34,8 +34,8 @@ PACKAGES = (
 
 # What only the test suite needs, beyond PACKAGES: the linter and type checker `racelab test`
 # runs over the CLI, the JSON Schema validator the tests check every output with,
-# clang-format for the C++ format check, and for the CI templates' tests: a YAML reader
-# and shellcheck for their scripts.
+# clang-format for the C++ format check, and for the CI templates' tests: a YAML reader,
+# shellcheck for their scripts, and rsync, which gitlab-ci-local copies jobs with.
 TEST_PACKAGES = (
     "python3-flake8",
     "mypy",
@@ -43,6 +43,7 @@ TEST_PACKAGES = (
     "clang-format-14",
     "python3-yaml",
     "shellcheck",
+    "rsync",
 )
 
 # And a command, and the Debian package that

