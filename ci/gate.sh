@@ -10,7 +10,8 @@
 #                          mapping". A runner that cannot lower it gets a warning; the
 #                          self-check then says whether TSan can run
 #   ci/gate.sh self-check  racelab gate --self-check: a planted race must be reported and its
-#                          atomic twin must be clean, with this compiler and these flags
+#                          atomic twin must be clean, built with $CXX and $CXXFLAGS (set them
+#                          for the job, and CMake builds with the same)
 #   ci/gate.sh build       run RACELAB_BUILD (a shell script) when it is set
 #   ci/gate.sh gate        racelab gate -- RACELAB_COMMAND, with RACELAB_BASELINE,
 #                          RACELAB_SUPPRESSIONS, RACELAB_OUT (default tsan-reports),
@@ -87,7 +88,7 @@ step_aslr() {
 
 step_self_check() {
   local code=0
-  racelab gate --self-check || code=$?
+  racelab gate --self-check --out "$OUT" || code=$?
   if [ "$code" -ne 0 ]; then
     say "the self-check failed (exit $code): TSan cannot be trusted on this runner with" \
       "this compiler and these flags, so no gate runs (see the lines above)"
