@@ -22,8 +22,10 @@ SYMBOLIZERS = ("/usr/bin/llvm-symbolizer", "/usr/lib/llvm-14/bin/llvm-symbolizer
 
 
 def tsan_options(log_prefix: Path, user: str | None,
-                 symbolizers: Sequence[str] = SYMBOLIZERS) -> str:
-    """The TSAN_OPTIONS value for a process whose logs go to `<log_prefix>.<pid>`."""
+                 symbolizers: Sequence[str] = SYMBOLIZERS,
+                 exit_code: int = TSAN_EXIT_CODE) -> str:
+    """The TSAN_OPTIONS value for a process whose logs go to `<log_prefix>.<pid>`.
+    `exit_code` 0 is for ctest's tests (collect.instrumented_env)."""
     merged = parse_options(user)
     ours = {
         "log_path": str(log_prefix),
@@ -32,7 +34,7 @@ def tsan_options(log_prefix: Path, user: str | None,
         "second_deadlock_stack": "1",
         "detect_deadlocks": "1",
         "report_thread_leaks": "1",
-        "exitcode": str(TSAN_EXIT_CODE),
+        "exitcode": str(exit_code),
     }
     merged.update({k: _quote(v) for k, v in ours.items()})
     # verbosity=1 makes the runtime write "Running under ThreadSanitizer" into the log at
