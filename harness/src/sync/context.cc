@@ -229,8 +229,9 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   // What a deadline timer does: cancels with kDeadlineExceeded; a callback's
-  // exception is printed (nobody called a CancelFunc to receive it).
-  static void FireDeadline(const std::shared_ptr<State>& state) {
+  // exception is printed (nobody called a CancelFunc to receive it). Takes
+  // its own reference: a callback may drop every other owner of the state.
+  static void FireDeadline(std::shared_ptr<State> state) {
     if (state == nullptr) return;
     try {
       state->Cancel(ContextErr::kDeadlineExceeded, {});
@@ -441,7 +442,6 @@ struct Access {
   }
 
   static State* Of(const Context& ctx) { return ctx.state_.get(); }
-  static State* Of(const CancelFunc& cancel) { return cancel.state_.get(); }
 };
 
 namespace {
@@ -550,8 +550,11 @@ CallbackHandle Context::on_done(std::function<void()> fn) const {
 }
 
 void CancelFunc::operator()(std::string cause) const {
-  if (context_internal::State* s = Access::Of(*this)) {
-    s->Cancel(ContextErr::kCanceled, std::move(cause));
+  // A callback may drop the last owners of the context, this CancelFunc
+  // among them: the copy keeps the state alive until Cancel() returns, and
+  // nothing below touches *this.
+  if (std::shared_ptr<context_internal::State> state = state_) {
+    state->Cancel(ContextErr::kCanceled, std::move(cause));
   }
 }
 

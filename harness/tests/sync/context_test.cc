@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "racelab/base/thread_name.h"
@@ -465,6 +466,32 @@ TEST(ContextTest, CanceledAndDestroyedChildrenLeaveTheirParent) {
   cancel_parent();
   EXPECT_TRUE(live.done());
   EXPECT_EQ(parent.registered_callbacks(), 0u);
+}
+
+// A request's context lives in a session object; the session's on_done
+// callback ends the session, dropping the last Context, CancelFunc and
+// handles of the context that is being canceled, while that cancel is on
+// the stack. (ASan: heap-use-after-free in State::RunCallbacks before.)
+TEST(ContextTest, CallbackMayDropTheLastOwnersOfItsContext) {
+  struct Session {
+    Context ctx;
+    CancelFunc cancel;
+    CallbackHandle on_end;
+    CallbackHandle on_other;
+  };
+  auto session = std::make_unique<Session>();
+  std::tie(session->ctx, session->cancel) = WithCancel(Context::Background());
+  int ended = 0;
+  int others = 0;
+  session->on_end = session->ctx.on_done([&] {
+    session.reset();  // the context's last owners go here
+    ++ended;
+  });
+  session->on_other = session->ctx.on_done([&] { ++others; });
+  session->cancel();  // a member of the session that the callback destroys
+  EXPECT_EQ(session, nullptr);
+  EXPECT_EQ(ended, 1);
+  EXPECT_EQ(others, 0) << "its handle was destroyed before it ran";
 }
 
 TEST(ContextTest, TimerThreadRunsOnlyWhileACallbackAwaitsADeadline) {

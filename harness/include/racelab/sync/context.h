@@ -46,8 +46,10 @@
 // reaches it runs the callbacks, on the thread that moved the clock.
 //
 // Lifetime: the state lives as long as any Context, CancelFunc or
-// CallbackHandle referring to it; a FakeClock that a context reads must
-// outlive it. A CallbackHandle must not outlive what its
+// CallbackHandle referring to it, and through a cancellation in progress: a
+// callback may destroy the last Context, CancelFunc and handles of the
+// context that runs it (even the CancelFunc whose call runs it). A
+// FakeClock that a context reads must outlive it. A CallbackHandle must not outlive what its
 // callback captures by reference: destroy (or stop()) it first; stop() waits
 // for a callback that is running on another thread. Callbacks run on the
 // thread that makes the context done (the canceller, or rl-ctx-timer), so
