@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/mutex.h"
@@ -204,26 +205,17 @@ class State : public std::enable_shared_from_this<State> {
     MutexLock lock(mu_);
     if (fired_ || Done()) return 0;
     const std::uint64_t id = next_id_++;
-    callbacks_.emplace(id, std::move(fn));
-    if (arm && deadline_ && !armed_) {
-      // Under mu_, so a concurrent Cancel() sees armed_ only once the timer
-      // holds the entry and its removal cannot come first (lock order:
-      // State::mu_ before the timer's lock; no timer holds its own lock
-      // while calling into a State).
-      try {
-        if (clock_.is_fake()) {
-          fake_timer_ = clock_.AddFakeTimer(
-              *deadline_, [weak = weak_from_this()] { FireDeadline(weak.lock()); });
-          *due = fake_timer_ == 0;  // the clock got there since Done() looked
-        } else {
-          Timers::Instance().Add(TimerKey(), weak_from_this());
-        }
-      } catch (...) {
-        fn = std::move(callbacks_[id]);
-        callbacks_.erase(id);
-        throw;
-      }
-      armed_ = !*due;
+    arm = arm && deadline_.has_value();
+    callbacks_.emplace(id, Callback{std::move(fn), arm});
+    if (!arm) return id;
+    ++armed_callbacks_;
+    try {
+      ArmLocked(due);
+    } catch (...) {
+      fn = std::move(callbacks_[id].fn);
+      callbacks_.erase(id);
+      --armed_callbacks_;
+      throw;
     }
     return id;
   }
@@ -247,7 +239,14 @@ class State : public std::enable_shared_from_this<State> {
 
   bool Stop(std::uint64_t id) RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    if (callbacks_.erase(id) > 0) return true;
+    if (auto it = callbacks_.find(id); it != callbacks_.end()) {
+      if (it->second.armed) --armed_callbacks_;
+      callbacks_.erase(it);
+      // Nothing awaits the deadline any more: off the timer, so that
+      // rl-ctx-timer exits when no other context needs it.
+      if (armed_ && !NeedsTimerLocked()) DisarmLocked();
+      return true;
+    }
     if (running_id_ == id && running_thread_ != std::this_thread::get_id()) {
       changed_.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return running_id_ != id; });
     }
@@ -296,9 +295,15 @@ class State : public std::enable_shared_from_this<State> {
       fake_timer = fake_timer_;
     }
     changed_.NotifyAll();
-    RunCallbacks();
+    std::exception_ptr error;
+    try {
+      RunCallbacks();
+    } catch (...) {
+      error = std::current_exception();  // rethrown once the context is tidy
+    }
     link.stop();  // children that are done leave their parent
     if (armed) Disarm(fake_timer);
+    if (error) std::rethrow_exception(error);
   }
 
  private:
@@ -311,7 +316,35 @@ class State : public std::enable_shared_from_this<State> {
 
   Timers::Key TimerKey() const { return {*deadline_, serial_}; }
 
-  // Takes the deadline off its timer (called outside mu_).
+  // Whether a deadline must run Cancel() on time: a callback awaits it.
+  bool NeedsTimerLocked() const RACELAB_REQUIRES(mu_) { return armed_callbacks_ > 0; }
+
+  // Puts the deadline on its timer unless it is there already. Under mu_,
+  // so a concurrent Cancel() sees armed_ only once the timer holds the
+  // entry and its removal cannot come first (lock order: State::mu_ before
+  // the timer's lock; no timer holds its own lock while calling into a
+  // State). Sets *due when a fake clock is at the deadline already: the
+  // caller then fires it, outside any lock.
+  void ArmLocked(bool* due) RACELAB_REQUIRES(mu_) {
+    if (armed_) return;
+    if (clock_.is_fake()) {
+      fake_timer_ =
+          clock_.AddFakeTimer(*deadline_, [weak = weak_from_this()] { FireDeadline(weak.lock()); });
+      *due = fake_timer_ == 0;  // the clock got there since Done() looked
+    } else {
+      Timers::Instance().Add(TimerKey(), weak_from_this());
+    }
+    armed_ = !*due;
+  }
+
+  // Takes the deadline off its timer while the context stays live. Under
+  // mu_, so that a later ArmLocked() (same timer key) cannot come first.
+  void DisarmLocked() RACELAB_REQUIRES(mu_) {
+    armed_ = false;
+    Disarm(std::exchange(fake_timer_, 0));
+  }
+
+  // Takes the deadline off its timer.
   void Disarm(std::uint64_t fake_timer) {
     if (clock_.is_fake()) {
       clock_.RemoveFakeTimer(fake_timer);
@@ -334,7 +367,8 @@ class State : public std::enable_shared_from_this<State> {
         auto it = callbacks_.begin();
         running_id_ = it->first;
         running_thread_ = std::this_thread::get_id();
-        fn = std::move(it->second);
+        fn = std::move(it->second.fn);
+        if (it->second.armed) --armed_callbacks_;
         callbacks_.erase(it);
       }
       try {
@@ -363,7 +397,12 @@ class State : public std::enable_shared_from_this<State> {
   bool armed_ RACELAB_GUARDED_BY(mu_) = false;            // in Timers, or on the fake clock
   std::uint64_t fake_timer_ RACELAB_GUARDED_BY(mu_) = 0;  // the fake clock's timer id
   std::string cause_ RACELAB_GUARDED_BY(mu_);
-  std::map<std::uint64_t, std::function<void()>> callbacks_ RACELAB_GUARDED_BY(mu_);
+  struct Callback {
+    std::function<void()> fn;
+    bool armed = false;  // a user callback that the deadline must run on time
+  };
+  std::map<std::uint64_t, Callback> callbacks_ RACELAB_GUARDED_BY(mu_);
+  std::size_t armed_callbacks_ RACELAB_GUARDED_BY(mu_) = 0;  // of callbacks_
   std::uint64_t next_id_ RACELAB_GUARDED_BY(mu_) = 1;
   std::uint64_t running_id_ RACELAB_GUARDED_BY(mu_) = 0;  // 0: none running
   std::thread::id running_thread_ RACELAB_GUARDED_BY(mu_);

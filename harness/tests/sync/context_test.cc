@@ -494,6 +494,42 @@ TEST(ContextTest, CallbackMayDropTheLastOwnersOfItsContext) {
   EXPECT_EQ(others, 0) << "its handle was destroyed before it ran";
 }
 
+// A context that lives on (a connection's, say) with a deadline an hour
+// away: stopping its only on_done callback leaves nothing that awaits the
+// deadline, so the timer thread must go.
+TEST(ContextTest, StoppingTheLastCallbackStopsTheTimerThread) {
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 1h);
+  CallbackHandle h = ctx.on_done([] {});
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 1; }));
+  EXPECT_TRUE(h.stop());
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }))
+      << "no callback is registered, yet rl-ctx-timer still runs";
+  EXPECT_FALSE(ctx.done());
+}
+
+// Two callbacks on one deadline: the timer stays while one is left.
+TEST(ContextTest, TimerThreadStaysWhileAnyCallbackIsRegistered) {
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 1ms);
+  std::promise<void> fired;
+  CallbackHandle stopped = ctx.on_done([] {});
+  CallbackHandle kept = ctx.on_done([&] { fired.set_value(); });
+  EXPECT_TRUE(stopped.stop());
+  ASSERT_EQ(fired.get_future().wait_for(kPatience), std::future_status::ready);
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+}
+
+TEST(ContextTest, ThrowingCallbackStillStopsTheTimerThread) {
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 1h);
+  CallbackHandle h = ctx.on_done([] { throw std::runtime_error("callback failed"); });
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 1; }));
+  EXPECT_THROW(cancel(), std::runtime_error);
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }))
+      << "the canceled context's deadline is still on the timer thread";
+}
+
 TEST(ContextTest, TimerThreadRunsOnlyWhileACallbackAwaitsADeadline) {
   // An earlier test's timer thread may still be on its way out.
   ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));

@@ -40,8 +40,11 @@
 // one process-wide thread, "rl-ctx-timer". It exists only while at least one
 // context with a pending deadline has a callback registered (a context that
 // is only polled or waited on needs no thread: done(), err() and the waits
-// read the clock). When nothing is pending it exits; a later deadline starts
-// a new one; at process exit it is joined. So no thread outlives its need.
+// read the clock). A deadline leaves the timer when its last callback does:
+// when the callback is stopped (stop(), or its handle destroyed), when the
+// context is canceled (even if a callback throws) or destroyed. When
+// nothing is pending the thread exits; a later deadline starts a new one;
+// at process exit it is joined. So no thread outlives its need.
 // A deadline on a FakeClock needs no thread: the set() or advance() that
 // reaches it runs the callbacks, on the thread that moved the clock.
 //
