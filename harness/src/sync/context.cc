@@ -132,8 +132,15 @@ class Timers {
 // The shared state of one context (not of Background(), which has none).
 class State : public std::enable_shared_from_this<State> {
  public:
-  State(std::shared_ptr<State> parent, std::optional<Clock::time_point> deadline, Clock clock)
-      : parent_(std::move(parent)), deadline_(deadline), clock_(clock), serial_(NextSerial()) {}
+  // `unlink_at_deadline`: the deadline is the child's own (earlier than its
+  // parent's), so it must leave its parent when the deadline passes.
+  State(std::shared_ptr<State> parent, std::optional<Clock::time_point> deadline, Clock clock,
+        bool unlink_at_deadline)
+      : parent_(std::move(parent)),
+        deadline_(deadline),
+        clock_(clock),
+        serial_(NextSerial()),
+        unlink_at_deadline_(unlink_at_deadline) {}
 
   ~State() RACELAB_EXCLUDES(mu_) {
     CallbackHandle link;
@@ -254,17 +261,24 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   // Called once, right after construction, with the registration of this
-  // child in its parent.
-  void SetParentLink(CallbackHandle link) RACELAB_EXCLUDES(mu_) {
+  // child in its parent. A child with a deadline of its own goes on the
+  // timer, whose Cancel() at the deadline unlinks it (Go's child timer).
+  static void SetParentLink(const std::shared_ptr<State>& child, CallbackHandle link)
+      RACELAB_EXCLUDES(child->mu_) {
+    bool due = false;
     {
-      MutexLock lock(mu_);
-      if (!fired_) {
-        parent_link_ = std::move(link);
-        return;
+      MutexLock lock(child->mu_);
+      if (child->fired_) return;  // the parent was canceled meanwhile: drop `link`
+      child->parent_link_ = std::move(link);
+      if (child->unlink_at_deadline_) {
+        if (child->PastDeadline()) {
+          due = true;
+        } else {
+          child->ArmLocked(&due);
+        }
       }
     }
-    // Canceled already (the parent was canceled meanwhile): `link` is
-    // dropped here, outside mu_.
+    if (due) FireDeadline(child);
   }
 
   void CancelFromParent() {
@@ -316,8 +330,11 @@ class State : public std::enable_shared_from_this<State> {
 
   Timers::Key TimerKey() const { return {*deadline_, serial_}; }
 
-  // Whether a deadline must run Cancel() on time: a callback awaits it.
-  bool NeedsTimerLocked() const RACELAB_REQUIRES(mu_) { return armed_callbacks_ > 0; }
+  // Whether a deadline must run Cancel() on time: a callback awaits it, or
+  // the child must leave its parent then.
+  bool NeedsTimerLocked() const RACELAB_REQUIRES(mu_) {
+    return armed_callbacks_ > 0 || unlink_at_deadline_;
+  }
 
   // Puts the deadline on its timer unless it is there already. Under mu_,
   // so a concurrent Cancel() sees armed_ only once the timer holds the
@@ -385,6 +402,7 @@ class State : public std::enable_shared_from_this<State> {
   const std::optional<Clock::time_point> deadline_;  // effective (min with parent's)
   const Clock clock_;                                // deadline_ is an instant of it
   const std::uint64_t serial_;                       // makes the timer key unique
+  const bool unlink_at_deadline_;                    // see the constructor
   // The verdict, set once (compare-exchange from kNone), by Cancel() under
   // mu_ or by the first observer of a passed deadline. Atomic so done() is
   // one load; mutable because observing a deadline records it.
@@ -452,14 +470,17 @@ struct Access {
     if (up && up->deadline() && (!deadline || *up->deadline() < *deadline)) {
       deadline = up->deadline();
     }
-    auto state = std::make_shared<State>(up, deadline, clock);
+    // Go arms a child's timer only when its own deadline comes first; a
+    // child of Background() has no parent to leave.
+    const bool unlink_at_deadline = up && own && deadline == own;
+    auto state = std::make_shared<State>(up, deadline, clock, unlink_at_deadline);
     if (up) {
       std::function<void()> link = [weak = std::weak_ptr<State>(state)] {
         if (std::shared_ptr<State> child = weak.lock()) child->CancelFromParent();
       };
       bool due = false;  // never set: a link is not armed
       if (const std::uint64_t id = up->Register(link, /*arm=*/false, &due); id != 0) {
-        state->SetParentLink(CallbackHandle(up, id));
+        State::SetParentLink(state, CallbackHandle(up, id));
       } else {
         state->CancelFromParent();  // the parent is done already
       }

@@ -530,6 +530,34 @@ TEST(ContextTest, ThrowingCallbackStillStopsTheTimerThread) {
       << "the canceled context's deadline is still on the timer thread";
 }
 
+// A server context lives as long as the process; each request gets a child
+// with its own deadline, which a session table keeps after it passed. As in
+// Go, where the child's timer unlinks it, the parent must not keep them.
+TEST(ContextTest, ChildrenEndedByTheirOwnDeadlineLeaveTheirParent) {
+  FakeClock fake;
+  auto [server, stop_server] = WithCancel(Context::Background());
+  std::vector<std::pair<Context, CancelFunc>> requests;
+  for (int i = 0; i < 100; ++i) {
+    requests.push_back(WithTimeout(server, 1s, fake.clock()));
+    fake.advance(1s);
+    ASSERT_EQ(requests.back().first.err(), ContextErr::kDeadlineExceeded);
+  }
+  EXPECT_EQ(server.registered_callbacks(), 0u) << "the parent accumulates expired children";
+  auto [live, cancel_live] = WithTimeout(server, 1s, fake.clock());
+  EXPECT_EQ(server.registered_callbacks(), 1u);
+  stop_server();  // still reaches the child that has not expired
+  EXPECT_EQ(live.err(), ContextErr::kCanceled);
+}
+
+TEST(ContextTest, ChildrenEndedByARealDeadlineLeaveTheirParent) {
+  auto [server, stop_server] = WithCancel(Context::Background());
+  std::vector<std::pair<Context, CancelFunc>> requests;
+  for (int i = 0; i < 20; ++i) requests.push_back(WithTimeout(server, 1ms));
+  EXPECT_TRUE(Eventually([s = server] { return s.registered_callbacks() == 0; }))
+      << server.registered_callbacks() << " expired children are still linked";
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+}
+
 TEST(ContextTest, TimerThreadRunsOnlyWhileACallbackAwaitsADeadline) {
   // An earlier test's timer thread may still be on its way out.
   ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
