@@ -72,7 +72,11 @@ class WorkerPool::Impl {
   explicit Impl(Options options);
 
   SubmitResult Submit(pool_internal::Job& job, const Context* ctx);
-  PoolShutdown Shutdown(std::chrono::steady_clock::time_point deadline);
+  // How the pool's context ends: when the deadline passes (shutdown()), or
+  // at once, before the drain (the destructor).
+  enum class Cancel { kAtDeadline, kFirst };
+  PoolShutdown Shutdown(std::chrono::steady_clock::time_point deadline,
+                        Cancel cancel = Cancel::kAtDeadline);
   PoolStats Stats() const;
   const Context& context() const noexcept { return ctx_; }
   int workers() const noexcept { return static_cast<int>(threads_.size()); }
@@ -99,6 +103,8 @@ class WorkerPool::Impl {
   bool Park() RACELAB_EXCLUDES(mu_);
   void WorkerLoop(int index) RACELAB_EXCLUDES(mu_);
   void Run(pool_internal::Job& job, JobId id, WorkerCounters& counters);
+  // cancel_(cause); a callback's exception is printed, never thrown.
+  void CancelContext(const char* cause);
   std::size_t Index(std::uint64_t pos) const noexcept {
     return pow2_ ? static_cast<std::size_t>(pos & (ring_ - 1))
                  : static_cast<std::size_t>(pos % ring_);
@@ -415,7 +421,8 @@ void WorkerPool::Impl::Run(pool_internal::Job& job, JobId id, WorkerCounters& co
   }
 }
 
-PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point deadline) {
+PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point deadline,
+                                        Cancel cancel) {
   for (const std::thread& t : threads_) {
     if (t.get_id() == std::this_thread::get_id()) {
       throw std::logic_error(
@@ -444,7 +451,9 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
   }
 
   // 2. Drain until the deadline; then cancel the jobs' context and take no
-  //    more jobs from the queue.
+  //    more jobs from the queue. The destructor cancels first: a job that
+  //    waits for the pool's context returns, and the queued ones still run.
+  if (cancel == Cancel::kFirst) CancelContext("worker_pool: destroyed");
   {
     MutexLock lock(mu_);
     auto all_exited = [&]() RACELAB_REQUIRES(mu_) { return live_workers_ == 0; };
@@ -456,11 +465,7 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
   }
   if (result.deadline_exceeded) {
     abort_.store(true, std::memory_order_relaxed);
-    try {
-      cancel_("worker_pool: shutdown deadline passed");
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
-    }
+    CancelContext("worker_pool: shutdown deadline passed");
     MutexLock lock(mu_);
     ++wake_epoch_;
     wake_.NotifyAll();
@@ -479,11 +484,7 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
     result.not_run.push_back(pos + 1);
   }
   head_.store(end, std::memory_order_relaxed);
-  try {
-    cancel_("worker_pool: shut down");  // no-op if the deadline canceled it
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
-  }
+  CancelContext("worker_pool: shut down");  // no-op if canceled already
 
   MutexLock lock(mu_);
   not_run_ = result.not_run.size();
@@ -491,6 +492,16 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
   phase_ = Phase::kShutDown;
   changed_.NotifyAll();
   return result;
+}
+
+void WorkerPool::Impl::CancelContext(const char* cause) {
+  try {
+    cancel_(cause);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "racelab::WorkerPool: context callback threw\n");
+  }
 }
 
 PoolStats WorkerPool::Impl::Stats() const {
@@ -516,7 +527,9 @@ PoolStats WorkerPool::Impl::Stats() const {
 
 WorkerPool::WorkerPool(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 WorkerPool::WorkerPool() : WorkerPool(Options{}) {}
-WorkerPool::~WorkerPool() { impl_->Shutdown(std::chrono::steady_clock::time_point::max()); }
+WorkerPool::~WorkerPool() {
+  impl_->Shutdown(std::chrono::steady_clock::time_point::max(), Impl::Cancel::kFirst);
+}
 
 SubmitResult WorkerPool::Submit(pool_internal::Job& job, const Context* ctx) {
   return impl_->Submit(job, ctx);

@@ -473,6 +473,29 @@ TEST(WorkerPoolTest, DroppedJobsAreDestroyedNotLeaked) {
   EXPECT_EQ(token.use_count(), 1);
 }
 
+// A job that runs until the pool's context ends (a long poll, a stream
+// that lasts until the server stops) must not hang the destructor; the
+// jobs queued behind it still run, and see the context done.
+TEST(WorkerPoolTest, DestructorCancelsTheContextOfAJobWaitingOnIt) {
+  std::promise<bool> saw_cancel;
+  std::promise<bool> queued_saw_done;
+  std::latch started(1);
+  const auto start = steady_clock::now();
+  {
+    WorkerPool pool({.workers = 1, .queue_capacity = 4});
+    ASSERT_TRUE(pool.submit([&](const Context& ctx) {
+      started.count_down();
+      saw_cancel.set_value(ctx.wait_for(kPatience));  // true: ended by cancellation
+    }));
+    ASSERT_TRUE(pool.submit([&](const Context& ctx) { queued_saw_done.set_value(ctx.done()); }));
+    started.wait();
+  }
+  EXPECT_TRUE(saw_cancel.get_future().get())
+      << "the job ended only because its own patience ran out";
+  EXPECT_TRUE(queued_saw_done.get_future().get());
+  EXPECT_LT(steady_clock::now() - start, kPatience);
+}
+
 TEST(WorkerPoolTest, DestructorRunsEveryAcceptedJob) {
   std::atomic<int> ran{0};
   {

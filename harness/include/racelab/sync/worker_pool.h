@@ -22,7 +22,8 @@
 // A job is a callable taking () or (const Context&) and returning void or
 // Status (ok: success). It runs with the POOL's context, never the
 // submitter's: a request that ends does not cancel work it handed off; the
-// pool's context is canceled only when shutdown passes its deadline. A job
+// pool's context is canceled when shutdown passes its deadline, and by the
+// destructor before it waits for anything. A job
 // fails when it returns an error or throws (e.what()); with a RetryPolicy it
 // is run again after a backoff that waits on the pool's context (shutdown
 // interrupts it, no plain sleep). A job that still fails is counted and
@@ -46,9 +47,12 @@
 // time, so a slow job never holds back others queued behind it while
 // another worker is idle.
 //
-// Lifetime: the destructor calls shutdown() with no deadline (everything
-// accepted runs). Everything a job captures must outlive its run; a job that
-// ignores its context can hold up shutdown until it returns.
+// Lifetime: the destructor stops intake, cancels the pool's context at
+// once (a job that waits on it returns), still runs every accepted job (the
+// queued ones see a done context), and joins the workers. For a graceful
+// drain, call shutdown(deadline) first. Everything a job captures must
+// outlive its run; a job that ignores its context holds up shutdown and the
+// destructor until it returns.
 //
 // Memory ordering: a submit that returns kOk happens-before its job starts;
 // a job's end happens-before shutdown() returns, and before the on_failure
@@ -88,7 +92,9 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // shutdown() with no deadline: every accepted job runs.
+  // Stops intake, cancels context() at once, runs the accepted jobs that
+  // are still queued (they see a done context) and joins the workers.
+  // Guarantees: a job that returns when its context is done cannot hang it.
   ~WorkerPool();
 
   // Enqueues job, blocking while the queue is full. Returns {kOk, id}, or
@@ -115,7 +121,8 @@ class WorkerPool {
   PoolStats stats() const;
 
   // The context every job runs with: canceled when shutdown passes its
-  // deadline (or, after a complete shutdown, because the pool is done).
+  // deadline, when the destructor begins, or after a complete shutdown
+  // (because the pool is done).
   const Context& context() const noexcept;
 
   int workers() const noexcept;
