@@ -346,9 +346,7 @@ SubmitResult WorkerPool::Impl::SubmitBlocking(pool_internal::Job& job, const Con
     w.served.NotifyOne();
   });
   MutexLock lock(space_mu_);
-  w.served.Wait(lock, [&]() RACELAB_REQUIRES(space_mu_) {
-    return w.status != PoolStatus::kFull || ctx.done();
-  });
+  while (w.status == PoolStatus::kFull && !ctx.done()) w.served.Wait(lock);
   if (w.status == PoolStatus::kFull) {
     ServeWaitersLocked();  // a last look: room may have come with the deadline
   }
