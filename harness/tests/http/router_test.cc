@@ -81,6 +81,17 @@ TEST(RequestTest, HeaderLookupIgnoresCase) {
   EXPECT_EQ(r.header("Missing"), "");
 }
 
+// Repeated lines are one list (RFC 9110 5.3); header() reads the first.
+TEST(RequestTest, HeaderListJoinsRepeatedLinesInOrder) {
+  Request r;
+  r.headers = {
+      {"X-Forwarded-For", "6.6.6.6"}, {"Host", "x"}, {"x-forwarded-for", "198.51.100.7, 10.0.0.2"}};
+  EXPECT_EQ(r.header_list("X-Forwarded-For"), "6.6.6.6, 198.51.100.7, 10.0.0.2");
+  EXPECT_EQ(r.header("X-Forwarded-For"), "6.6.6.6");
+  EXPECT_EQ(r.header_list("Host"), "x");
+  EXPECT_EQ(r.header_list("X-Real-IP"), "");
+}
+
 TEST(RequestTest, QueryParamFindsExactKeys) {
   Request r = MakeRequest(Method::kGet, "/p?a=1&ab=2&flag&b=");
   EXPECT_EQ(r.query_param("a"), "1");

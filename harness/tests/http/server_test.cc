@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "racelab/http/client.h"
+#include "racelab/http/client_ip.h"
 #include "racelab/sync/mutex.h"
 #include "test_support.h"
 
@@ -111,6 +112,27 @@ TEST_F(ServerTest, ServesRegisteredRouteOverKeepAlive) {
     EXPECT_TRUE(r.keep_alive);
   }
   EXPECT_EQ(server_->stats().connections, 1u);
+}
+
+// A client sends its own X-Forwarded-For; the trusted proxy (127.0.0.1
+// here) appends the address it saw as a second line, as HAProxy's
+// forwardfor does. Both lines must reach the request, and the key must be
+// the address the proxy saw, not the one the client wrote.
+TEST_F(ServerTest, SecondForwardedForLineCannotSpoofTheClientKey) {
+  const ClientIpResolver clients({.trusted = TrustedProxies::Parse("127.0.0.1").value()});
+  Router router;
+  router.Get("/whoami", [&](const Request& req, RequestContext&) {
+    return Response::Text(200, req.header_list("X-Forwarded-For") + " -> " + clients.Key(req));
+  });
+  Start(std::move(router));
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.connected());
+  conn.Send(
+      "GET /whoami HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n"
+      "Connection: close\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n");
+  const std::string reply = conn.ReadUntilClosed();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(reply, ::testing::EndsWith("\r\n\r\n6.6.6.6, 198.51.100.7 -> 198.51.100.7"));
 }
 
 TEST_F(ServerTest, UnknownPathAnswers404) {
