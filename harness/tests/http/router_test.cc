@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace racelab::http {
 namespace {
@@ -72,6 +74,16 @@ TEST(RouterTest, ListsRegisteredPathsSorted) {
   router.Get("/z", {});
   router.Get("/a", {});
   EXPECT_THAT(router.Paths(), ::testing::ElementsAre("/a", "/z"));
+}
+
+TEST(RouterTest, AfterShutdownHooksComeBackLastRegisteredFirst) {
+  Router router;
+  std::vector<std::string> ran;
+  router.AfterShutdown([&] { ran.push_back("started first"); });
+  router.AfterShutdown([&] { ran.push_back("started last"); });
+  for (const auto& fn : router.TakeAfterShutdown()) fn();
+  EXPECT_THAT(ran, ::testing::ElementsAre("started last", "started first"));
+  EXPECT_TRUE(router.TakeAfterShutdown().empty()) << "a hook handed out twice would run twice";
 }
 
 TEST(RequestTest, HeaderLookupIgnoresCase) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "racelab/http/client.h"
@@ -356,6 +359,54 @@ TEST_F(ServerTest, StartRejectsBadOptions) {
   options.io_threads = 0;
   Server server(options, HelloRouter());
   EXPECT_THROW(server.Start(), std::invalid_argument);
+}
+
+// RunServerMain runs on the test's own thread, as main() would call it.
+// SIGTERM is raised before it starts and stays pending, blocked, until its
+// sigwait takes it: no second thread and no timing.
+class RunServerMainTest : public ::testing::Test {
+ protected:
+  void SetUp() override { pthread_sigmask(SIG_SETMASK, nullptr, &saved_mask_); }
+  void TearDown() override { pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr); }
+
+  static int Run(std::vector<std::string> args, Router router) {
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    return RunServerMain(static_cast<int>(argv.size()), argv.data(), std::move(router));
+  }
+
+  sigset_t saved_mask_;
+};
+
+TEST_F(RunServerMainTest, RunsAfterShutdownHooksOnceTheServerStopped) {
+  std::vector<std::string> ran;
+  Router router;
+  router.AfterShutdown([&] { ran.push_back("stop worker"); });
+  router.AfterShutdown([&] { ran.push_back("stop checker"); });
+  BlockStopSignals();
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
+  EXPECT_EQ(Run({"server", "--port", "0"}, std::move(router)), 0);
+  EXPECT_THAT(ran, ::testing::ElementsAre("stop checker", "stop worker"));
+}
+
+TEST_F(RunServerMainTest, RunsAfterShutdownHooksAfterAUsageError) {
+  int ran = 0;
+  Router router;
+  router.AfterShutdown([&] { ++ran; });
+  EXPECT_EQ(Run({"server", "--threads", "0"}, std::move(router)), 2);
+  EXPECT_EQ(ran, 1) << "a thread the scenario started must be stopped on every way out";
+}
+
+TEST_F(RunServerMainTest, BlockStopSignalsIsInheritedByLaterThreads) {
+  BlockStopSignals();
+  std::promise<bool> blocked;
+  std::thread later([&] {
+    sigset_t mask;
+    pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+    blocked.set_value(sigismember(&mask, SIGTERM) == 1 && sigismember(&mask, SIGINT) == 1);
+  });
+  later.join();
+  EXPECT_TRUE(blocked.get_future().get());
 }
 
 }  // namespace
