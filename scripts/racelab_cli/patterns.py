@@ -234,7 +234,7 @@ RUNTIME_FUNCTION = re.compile(
 #   (no groups) the whole (normalised) function name.
 INTERCEPTED_LIBC_FUNCTION = re.compile(
     r"^(?:pthread_\w+|malloc|calloc|realloc|free|posix_memalign|aligned_alloc|memalign"
-    r"|valloc|memcpy|memmove|memset|memcmp|strlen|strcpy|strncpy|strcmp|strncmp|strdup"
+    r"|valloc|memcpy|memmove|memset|memcmp|bcmp|strlen|strcpy|strncpy|strcmp|strncmp|strdup"
     r"|operator new(?:\[\])?|operator delete(?:\[\])?|sleep|usleep|nanosleep|close|read"
     r"|write|send|recv|sendmsg|recvmsg|epoll_wait|poll|select|abort|exit|_exit|raise"
     r"|kill|signal|sigaction|sigsuspend|fork|dlopen|dlclose|atexit)$")

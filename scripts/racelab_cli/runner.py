@@ -450,9 +450,9 @@ def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome,
             return
     run.exit_status, run.signal = collect.split_returncode(proc.returncode)
     outcome = collect.exit_problems(name, run.exit_status, run.signal, [], [], server=True)
-    run.problems.extend(p for p in outcome.problems
-                        if p.kind != ProblemKind.TSAN_EXIT_WITHOUT_REPORT)
-    if exited_early and not outcome.problems:
+    crashed = [p for p in outcome.problems if p.kind != ProblemKind.TSAN_EXIT_WITHOUT_REPORT]
+    run.problems.extend(crashed)
+    if exited_early and not crashed:  # even with exit 66: a server must wait for SIGTERM
         run.problems.append(Problem(ProblemKind.EARLY_EXIT,
                                     f"{name} exited on its own (status {run.exit_status}) "
                                     "before SIGTERM"))

@@ -424,3 +424,15 @@ def test_run_reads_what_the_server_found_at_shutdown_with_the_leaked_stack(
         "lost-cancellation: report: 7 unit(s) of work done after the request was "
         "cancelled, up to 850 ms after")
     assert results(fake_tree)["scenarios"][0]["fixed"]["exit_status"] == 0
+
+
+def test_run_exits_2_when_a_bad_server_reports_and_dies_mid_load(fake_tree: FakeTree) -> None:
+    # Its report is in the log and it exited 66, but it never waited for SIGTERM: a crash,
+    # not a reproduction.
+    fake_tree.add_scenario()
+    (fake_tree.bin / "racelab-load.kill-server").write_text("")
+    done = fake_tree.run("--variant", "bad")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: error: bad: counter_bad exited on its own (status 66) before "
+        "SIGTERM"]
