@@ -53,10 +53,12 @@ the ones that start with it (digits may differ, so syslog-style timestamps still
 Reports of several processes in one stream are told apart by that prefix, by pid ("(pid=N)",
 "==N=="), by frame numbers that continue a stack, and by a separator that is immediately
 followed by a headline (it opens the other process's report, it does not close this one).
-Each log_path file ("tsan.1234") is one process: its name gives the pid. A report that never
-closes (process killed, log cut), or closes without its SUMMARY, is kept with
-`truncated=True` and an error naming its source and line; one with more than
-MAX_REPORT_FRAMES frames keeps the first ones and gets an error. Fewer reports than a
+Each log_path file ("tsan.1234") is one process: its name gives the pid. A report that
+reached its SUMMARY line is whole, with or without the closing line after it (pasted into an
+issue up to its SUMMARY, a log cut right after it). One cut before its SUMMARY (process
+killed, log cut), one closed without it, and a Go report (no SUMMARY) that never reached its
+closing line are kept with `truncated=True` and an error naming source and line; one with
+more than MAX_REPORT_FRAMES frames keeps the first ones and gets an error. Fewer reports than a
 process announced ("ThreadSanitizer: reported 3 warnings", "Found 2 data race(s)") is an
 error, and so is a runtime failure ("ThreadSanitizer: CHECK failed: ..."). Nothing here
 raises on bad input: NUL bytes, random text or bytes come back as `Problem`s at worst.
@@ -715,8 +717,11 @@ class _Parser:
             self.pending = None
         self._flush_go_function(block.start, block)
         stacks = [s for s in block.stacks if s.frames or id(s) in block.failed]
-        # TSan prints SUMMARY (print_summary=1, the default) right before the closing line;
-        # a block closed without one was cut. Go's reports have no SUMMARY.
+        # TSan prints SUMMARY (print_summary=1, the default) as the last line before the
+        # closing one: a report that reached it is whole, with or without its closing line
+        # (a report pasted up to its SUMMARY, a log cut right after it); one closed without
+        # it was cut. Go's reports have no SUMMARY: only their closing line ends them.
+        truncated = truncated and block.summary is None
         cut_short = not truncated and block.summary is None and block.style != "go"
         pid = block.pid if block.pid is not None else self.file_pid
         self.out.append(Report(

@@ -197,6 +197,28 @@ def test_parse_report_closed_without_summary_is_flagged() -> None:
     assert "closed without its SUMMARY line" in result.errors[0].message
 
 
+def test_parse_report_that_reached_its_summary_is_whole_without_its_closing_line() -> None:
+    # Pasted into an issue up to its SUMMARY line: the closing separator (and the
+    # "reported 1 warnings" line) never made it, but every part of the report did.
+    text = data_text("tsan_heap_use_after_free_pasted.txt")
+    assert text.splitlines()[-1].startswith("SUMMARY: ThreadSanitizer: heap-use-after-free ")
+    result = parse.parse_text(text, "pasted.txt")
+    assert result.errors == []
+    [report] = result.reports
+    assert not report.truncated
+    plain = only_report("tsan_heap_use_after_free.txt")
+    assert report.fingerprint == plain.fingerprint
+    assert [len(s.frames) for s in report.stacks] == [len(s.frames) for s in plain.stacks]
+    # The same report followed by another of its process: the next headline ends it, whole.
+    race = data_text("tsan_data_race.txt").replace("(pid=2992)", "(pid=13975)")
+    pid = report.pid
+    assert pid is not None
+    result = parse.parse_text(text.replace(f"(pid={pid})", "(pid=13975)") + race, "two.txt")
+    assert result.errors == []
+    assert [(r.kind, r.truncated) for r in result.reports] == [
+        ("heap-use-after-free", False), ("data-race", False)]
+
+
 def test_parse_report_cut_by_a_deadly_signal_of_its_own_process() -> None:
     race = data_text("tsan_data_race.txt")
     segv = data_text("tsan_deadly_signal.txt").replace("3021", "2992")  # the same process
