@@ -47,7 +47,9 @@ libtsan.so, "clang-tsan" when one has a column or a BuildId, and "gcc-tsan" when
 lines but never a column.
 
 Messy input. CI timestamps (GitHub/Azure, GitLab, ISO, "[12:00:01]") and ANSI colours are
-removed from every line; "\\r" keeps what a terminal would show. Whatever precedes a headline
+removed from every line; "\\r" keeps what a terminal would show. Another process's output
+glued to the end of a headline (after "(pid=N)") or of a separator (after its 18 "=") is
+ignored: a runner that forwards output in chunks leaves that. Whatever precedes a headline
 ("3: " from ctest, "server_1  | " from compose) is that report's line prefix: its lines are
 the ones that start with it (digits may differ, so syslog-style timestamps still match).
 Reports of several processes in one stream are told apart by that prefix, by pid ("(pid=N)",
@@ -91,6 +93,7 @@ MAX_OPEN_REPORTS = 16        # reports of different processes open at once in on
 CHUNK_BYTES = 256 * 1024     # what iter_stream reads at a time
 CACHE_SIZE = 20_000          # memoised frame bodies (a few MB)
 
+_SEPARATOR = "=" * 18  # what TSan and Go print above and below a report
 _TSAN = "WARNING: ThreadSanitizer: "
 _GO = "WARNING: DATA RACE"
 _SUMMARY = "SUMMARY: ThreadSanitizer: "
@@ -280,6 +283,16 @@ def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
 
 
 _frame_from_body = functools.lru_cache(maxsize=CACHE_SIZE)(_split_frame)
+
+
+def _is_separator(stripped: str) -> bool:
+    """The line above and below a report: a run of "=" (18 as TSan and Go print it; a
+    shorter or longer run when a log was edited), or TSan's 18 "=" with another process's
+    output glued after them. A longer run followed by text (pytest's "=====... test session
+    starts ===...") is not one."""
+    if stripped.startswith(_SEPARATOR):
+        return stripped[18:19] != "=" or not stripped.strip("=")
+    return stripped.startswith("==========") and not stripped.strip("=")
 
 
 def _nul_error(source: str, line: int) -> Problem:
@@ -567,7 +580,7 @@ class _Parser:
         if first == "#":
             self._frame_line(number, block, stripped)
         elif first == "=":
-            if stripped.startswith("==========") and not stripped.strip("="):
+            if _is_separator(stripped):
                 self._separator(number, block)
             elif stripped.endswith("==ABORTING"):
                 found = P.ABORTING.match(stripped)
@@ -641,7 +654,7 @@ class _Parser:
         if not stripped:
             return
         indent = len(text) - len(text.lstrip())
-        if stripped.startswith("==========") and not stripped.strip("="):
+        if stripped[:1] == "=" and _is_separator(stripped):
             self._close(block, truncated=False)
         elif indent == 0:
             if stripped[-1] == ":":

@@ -33,12 +33,14 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b
 
 # The headline that opens a TSan report, searched from where "WARNING: ThreadSanitizer: "
 # starts (whatever precedes it, e.g. ctest's "3: ", is the block's line prefix):
-# "WARNING: ThreadSanitizer: data race (pid=2839)".
+# "WARNING: ThreadSanitizer: data race (pid=2839)". Whatever follows the first "(pid=N)" is
+# another process's output glued to the line ("(pid=2839)[ 41%] Built target x"), not part
+# of the headline.
 #   headline: what the tool says happened, as printed ("lock-order-inversion (potential
 #             deadlock)"); the kind slug is derived from it.
 #   pid:      the reporting process.
 WARNING_HEADLINE = re.compile(
-    r"WARNING: ThreadSanitizer: (?P<headline>.*?)\s*\(pid=(?P<pid>\d+)\)\s*$")
+    r"WARNING: ThreadSanitizer: (?P<headline>.*?)\s*\(pid=(?P<pid>\d+)\)")
 
 # The headline of a Go race detector report: "WARNING: DATA RACE", alone on its line.
 #   headline: "DATA RACE" (kind data-race by the slug rule).

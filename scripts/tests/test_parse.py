@@ -756,7 +756,7 @@ def test_parse_different_bugs_have_different_fingerprints() -> None:
     names = [p.name for p in sorted(DATA.glob("tsan_*.txt"))
              if not any(w in p.name for w in ("truncated", "beta_first", "rebuilt", "_ci",
                                               "gitlab", "syslog", "one_stack", "interleaved",
-                                              "symbolize0", "pasted"))]
+                                              "symbolize0", "pasted", "glued"))]
     seen: dict[str, str] = {}
     for name in names:
         for report in reports_of(name):

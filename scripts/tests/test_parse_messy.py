@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 from conftest import DATA, data_text
@@ -166,6 +167,51 @@ def test_parse_log_path_files_name_their_process(tmp_path: Path) -> None:
     go_log.write_text(data_text("go_race_map.txt"), encoding="utf-8")
     result, _ = parse.parse_file(go_log)
     assert [r.pid for r in result.reports] == [4242]
+
+
+def lines_until(lines: list[str], stop: int) -> Iterator[str]:
+    """The first `stop` lines, then a failure: whatever the parser yields by then, it
+    yielded without reading further."""
+    yield from lines[:stop]
+    raise AssertionError(f"the parser read past line {stop}")
+
+
+def test_parse_headline_and_separator_with_another_process_output_glued_on() -> None:
+    # A runner that forwards output in chunks glued another process's output to the end
+    # of the headline and of the closing separator.
+    text = data_text("tsan_data_race_glued.txt")
+    lines = text.splitlines()
+    assert lines[1].endswith(")[ 41%] Built target bench_util")
+    closing = lines.index("==================PASS: cache_test 12/40") + 1
+    report = next(parse.iter_reports(lines_until(lines, closing), "glued.txt"))
+    assert isinstance(report, Report)
+    assert (report.headline, report.pid, report.truncated) == ("data race", 31806, False)
+    plain = only_report("tsan_data_race.txt")
+    assert report.fingerprint == plain.fingerprint and report.summary is not None
+    assert [len(s.frames) for s in report.stacks] == [len(s.frames) for s in plain.stacks]
+    assert parse.parse_text(text, "glued.txt").errors == []  # the count of 1 is met
+
+
+def test_parse_go_report_whose_closing_separator_has_output_glued_on() -> None:
+    # Go's reports have no SUMMARY: only the closing separator ends them.
+    text = data_text("go_race_counter_glued.txt")
+    assert "\n==================PASS: cache_test 12/40\n" in text
+    result = parse.parse_text(text, "glued.txt")
+    assert result.errors == []
+    [report] = result.reports
+    assert not report.truncated
+    assert report.fingerprint == only_report("go_race_counter.txt").fingerprint
+    assert [len(s.frames) for s in report.stacks] == [2, 2, 1, 1]
+
+
+def test_parse_a_line_of_more_equals_signs_is_no_separator() -> None:
+    # pytest's banner inside an open report does not end it; TSan's separator is 18 "=".
+    text = data_text("tsan_thread_leak.txt")
+    banner = "=" * 29 + " test session starts " + "=" * 30
+    at = text.index("SUMMARY:")
+    result = parse.parse_text(text[:at] + banner + "\n" + text[at:], "banner.txt")
+    assert result.errors == []
+    same_report(result.reports[0], only_report("tsan_thread_leak.txt"))
 
 
 # --- Reports that are cut, garbled or runaway ----------------------------------------------
