@@ -41,10 +41,12 @@ two-line frames, titles at column 0 and no SUMMARY (tool `go-race`, kind `data-r
     ==================
 
 Frames: clang prints columns and BuildIds, GCC neither; unsymbolized frames are
-"<null> <null> (module+0xoffset)"; a frame's function, file, line, column and module are
-split from the right with string methods. The tool is "gcc-tsan" when a frame is in
-libtsan.so, "clang-tsan" when one has a column or a BuildId, and "gcc-tsan" when frames have
-lines but never a column.
+"<null> <null> (module+0xoffset)"; Darwin prints an unknown file with a bogus line
+("f <null>:2147483648", file and line become None) and each module with its architecture
+("libsystem_pthread.dylib:arm64e+0x6f94", module "libsystem_pthread.dylib"). A frame's
+function, file, line, column and module are split from the right with string methods. The
+tool is "gcc-tsan" when a frame is in libtsan.so, "clang-tsan" when one has a column or a
+BuildId, and "gcc-tsan" when frames have lines but never a column.
 
 Messy input. CI timestamps (GitHub/Azure, GitLab, ISO, "[12:00:01]") and ANSI colours are
 removed from every line; "\\r" keeps what a terminal would show. Another process's output
@@ -256,7 +258,8 @@ def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
     space = text.rfind(" ")
     if space >= 0:
         token = text[space + 1:]
-        if token == "<null>":
+        if token == "<null>" or (token[:7] == "<null>:" and token[7:].isdigit()):
+            # No file; Darwin adds a bogus line ("<null>:2147483648"): no line either.
             text = text[:space].rstrip()
         else:
             # "file:line:column", "file:line" or "file".

@@ -138,10 +138,13 @@ FRAME = re.compile(r"^\s*#(?P<index>\d+)\s+(?P<body>.*?)\s*$")
 FRAME_PC_PREFIX = re.compile(r"^0x[0-9a-fA-F]+(?:\s+in\b)?\s*")
 
 # The module at the end of a frame body, without the parentheses: "data_race+0xd467f",
-# "libc.so.6+0x27249", "/tmp/x/server+0x12".
-#   module: the module as printed.
+# "libc.so.6+0x27249", "/tmp/x/server+0x12", and on Darwin with the architecture of the
+# image: "libsystem_pthread.dylib:arm64e+0x6f94", "a.out:x86_64+0x100003f54".
+#   module: the module as printed, without the architecture.
+#   arch:   Darwin's architecture suffix, when there is one (dropped).
 #   offset: the hexadecimal offset in it.
-FRAME_MODULE = re.compile(r"^(?P<module>[^()]*?)\+0x(?P<offset>[0-9a-fA-F]+)$")
+FRAME_MODULE = re.compile(r"^(?P<module>[^()]*?)(?::(?P<arch>x86_64h?|i386|arm64(?:e|_32)?"
+                          r"|armv7[sk]?))?\+0x(?P<offset>[0-9a-fA-F]+)$")
 
 # A module or source file that marks GCC's runtime (libtsan.so) rather than clang's static one.
 #   (no groups)
@@ -256,10 +259,13 @@ GO_RUNTIME_FUNCTION = re.compile(r"^(?:runtime|sync|sync/atomic|internal/[\w./]+
 
 # Modules that are the runtime, the C library or the C++ library.
 #   (no groups) searched in the module name as printed ("libstdc++.so.6", "libc.so.6",
-#   "libtsan.so.2", "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libc++.so.1").
+#   "libtsan.so.2", "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libc++.so.1"; on Darwin
+#   "libsystem_pthread.dylib" and the other libsystem_*, "libclang_rt.tsan_osx_dynamic.dylib",
+#   "libc++.1.dylib", "libdyld.dylib" and the loader "dyld").
 RUNTIME_MODULE = re.compile(
     r"(?:^|/)(?:libc|libm|libpthread|libdl|librt|libstdc\+\+|libc\+\+|libc\+\+abi"
-    r"|libgcc_s|libtsan|libasan|libubsan|ld-linux[\w-]*)[.-]")
+    r"|libgcc_s|libtsan|libasan|libubsan|ld-linux[\w-]*|libsystem_\w+|libclang_rt|libdyld)[.-]"
+    r"|(?:^|/)dyld$")
 
 # Source files that belong to the runtime or the standard libraries.
 #   (no groups) searched in the file path: libstdc++ / libc++ headers (".../include/c++/12/",
