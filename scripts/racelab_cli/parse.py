@@ -30,7 +30,9 @@ A process that dies of a signal prints
     ==PID==ABORTING
 
 (kind `deadly-signal`), and Go's race detector (`go run -race`, `go test -race`) prints
-two-line frames, titles at column 0 and no SUMMARY (tool `go-race`, kind `data-race`):
+two-line frames, titles at column 0 and no SUMMARY (tool `go-race`, kind `data-race`); its
+lines are told apart by their shape, not their indentation, so a report pasted without it
+(Markdown, a book) or re-indented in a doc comment ("//\tmain.f()") reads the same:
 
     ==================
     WARNING: DATA RACE
@@ -53,7 +55,8 @@ removed from every line; "\\r" keeps what a terminal would show. Another process
 glued to the end of a headline (after "(pid=N)") or of a separator (after its 18 "=") is
 ignored: a runner that forwards output in chunks leaves that. Whatever precedes a headline
 ("3: " from ctest, "server_1  | " from compose) is that report's line prefix: its lines are
-the ones that start with it (digits may differ, so syslog-style timestamps still match).
+the ones that start with it (digits may differ, so syslog-style timestamps still match; "//"
+alone stands for "// " on a line whose blanks were trimmed).
 Reports of several processes in one stream are told apart by that prefix, by pid ("(pid=N)",
 "==N=="), by frame numbers that continue a stack, and by a separator that is immediately
 followed by a headline (it opens the other process's report, it does not close this one).
@@ -377,7 +380,8 @@ class _ChunkedLines:
 class _Block:
     """A report being read."""
 
-    __slots__ = ("style", "headline", "kind", "start", "pid", "prefix", "shape", "summary",
+    __slots__ = ("style", "headline", "kind", "start", "pid", "prefix", "shape", "core",
+                 "summary",
                  "stacks", "frames", "last_index", "evidence", "go_function", "failed",
                  "capped")
 
@@ -390,6 +394,7 @@ class _Block:
         self.pid = pid
         self.prefix = prefix            # what precedes the headline on its line
         self.shape = prefix.translate(_DIGITS_TO_ZERO)
+        self.core = prefix.rstrip()     # the prefix of a blank line ("//" for "// ")
         self.summary: str | None = None
         self.stacks: list[Stack] = []
         self.frames = 0
@@ -558,6 +563,9 @@ class _Parser:
                 return block, line[len(prefix):]
             if line[:len(prefix)].translate(_DIGITS_TO_ZERO) == block.shape:
                 return block, line[len(prefix):]
+            core = block.core
+            if core and line.startswith(core):
+                return block, line[len(core):]
             return None, line
         for block in reversed(blocks):
             if block.prefix and line.startswith(block.prefix):
@@ -566,6 +574,9 @@ class _Parser:
             size = len(block.prefix)
             if size and line[:size].translate(_DIGITS_TO_ZERO) == block.shape:
                 return block, line[size:]
+        for block in reversed(blocks):
+            if block.core and line.startswith(block.core):
+                return block, line[len(block.core):]
         for block in reversed(blocks):
             if not block.prefix:
                 return block, line
@@ -653,31 +664,32 @@ class _Parser:
             self.pending = (number, block)
 
     def _go_line(self, number: int, block: _Block, text: str) -> None:
+        """A line of a Go report, told by its shape rather than its indentation (which a
+        paste into Markdown, a book or a doc comment loses or changes): a title ends with
+        ":", a function is "name(...)", its location "file:line +0x..." follows it."""
         stripped = text.strip()
         if not stripped:
             return
-        indent = len(text) - len(text.lstrip())
         if stripped[:1] == "=" and _is_separator(stripped):
             self._close(block, truncated=False)
-        elif indent == 0:
-            if stripped[-1] == ":":
-                self._flush_go_function(number, block)
-                self._add_stack(number, block, stripped[:-1].rstrip())
-        elif indent <= 3:
-            self._flush_go_function(number, block)
-            if stripped.startswith(_FAILED_STACK):
-                if block.stacks:
-                    block.failed.add(id(block.stacks[-1]))
-            else:
-                block.go_function = stripped
-        elif block.go_function is not None:
-            found = P.GO_LOCATION.match(text)
-            function, block.go_function = block.go_function, None
+            return
+        if block.go_function is not None:
+            found = P.GO_LOCATION.match(stripped)
             if found:
+                function, block.go_function = block.go_function, None
                 self._add_frame(number, block, Frame(function=function, file=found["file"],
                                                      line=int(found["line"])))
-            else:
-                self._add_frame(number, block, Frame(function=function))
+                return
+        if stripped[-1] == ":":
+            self._flush_go_function(number, block)
+            self._add_stack(number, block, stripped[:-1].rstrip())
+        elif stripped.startswith(_FAILED_STACK):
+            self._flush_go_function(number, block)
+            if block.stacks:
+                block.failed.add(id(block.stacks[-1]))
+        elif block.stacks and P.GO_FUNCTION.match(stripped):
+            self._flush_go_function(number, block)
+            block.go_function = stripped
 
     def _flush_go_function(self, number: int, block: _Block) -> None:
         if block.go_function is not None:

@@ -155,10 +155,17 @@ GCC_TSAN_MODULE = re.compile(r"(?:^|/)libtsan\.so|/libsanitizer/")
 #   (no groups)
 NOT_A_PATH = re.compile(r"[()<>\[\]]")
 
-# The location line under a Go frame: "      /src/x.go:12 +0x44".
+# The location line under a Go frame, matched without its indentation (a paste may have
+# lost it): "/src/x.go:12 +0x44", "_testmain.go:49 +0x2e9".
 #   file: the path.
 #   line: the line number.
-GO_LOCATION = re.compile(r"^\s+(?P<file>\S.*?):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?\s*$")
+GO_LOCATION = re.compile(r"^(?P<file>\S.*?):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?$")
+
+# A Go frame's function line, without its indentation: "main.(*Stats).Hit()",
+# "racelab.test/hits.TestRacyHits.func1()", "main.f(0xc000012345, 0x1)" (older toolchains):
+# a name without blanks or ":" ending in an argument list.
+#   (no groups)
+GO_FUNCTION = re.compile(r"^[^\s:]+\(.*\)$")
 
 # --- Function name normalisation (for fingerprints) --------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import DATA, data_text
 from racelab_cli import parse
-from racelab_cli.model import Report
+from racelab_cli.model import Frame, Report
 from test_parse import assert_report, mask, only_report, reports_of
 
 # --- CI decorations ------------------------------------------------------------------------
@@ -108,6 +108,42 @@ def test_parse_go_test_output_keeps_only_the_race() -> None:
     assert "--- FAIL: TestConcurrentAppend" in text
     [report] = reports_of("go_race_slice_test.txt")
     assert report.tool == "go-race"
+
+
+# --- Reports quoted in documents ---------------------------------------------------------
+
+def test_parse_go_race_whose_indentation_was_lost() -> None:
+    # Pasted into Markdown (or a book) without its indentation: titles, functions and
+    # locations are told apart by their shape.
+    text = data_text("go_race_counter_unindented.txt")
+    assert not any(line[:1].isspace() for line in text.splitlines())
+    report = only_report("go_race_counter_unindented.txt")
+    same_report(report, only_report("go_race_counter_glued.txt"))  # the same run, indented
+    assert report.top_frame.line == 18 and not report.truncated
+
+
+def test_parse_go_race_quoted_in_a_go_doc_comment() -> None:
+    # gofmt turned the quoted output into a doc comment: "// " before the text, "//" alone
+    # for a blank line, "//\t" before what was indented (a code block).
+    text = data_text("go_race_map_comment.txt")
+    assert "// WARNING: DATA RACE\n// Read at " in text and "\n//\tmain.Lookup()\n" in text
+    result = parse.parse_text(text, "comment.go")
+    assert result.errors == []  # "// Found 2 data race(s)" is met
+    runtime, user = result.reports
+    go_src = "/work/wt-parse/scripts/tests/data/src/go_race_map.go"
+    assert [mask(s.title) for s in runtime.stacks] == [
+        "Read at 0x* by main goroutine", "Previous write at 0x* by goroutine 7",
+        "Goroutine 7 (finished) created at"]
+    assert [[f.function for f in s.frames] for s in runtime.stacks] == [
+        ["runtime.mapaccess1_faststr()", "main.Lookup()", "main.main()"],
+        ["runtime.mapassign_faststr()", "main.Remember()", "main.main.func1()"],
+        ["main.main()"]]
+    assert runtime.top_frame == Frame("main.Lookup()", go_src, 17)
+    assert runtime.fingerprint == only_report("go_race_map.txt").fingerprint
+    assert [[f.function for f in s.frames] for s in user.stacks] == [
+        ["main.Lookup()", "main.main()"], ["main.Remember()", "main.main.func1()"],
+        ["main.main()"]]
+    assert [r.tool for r in result.reports] == ["go-race", "go-race"]
 
 
 # --- Several processes ---------------------------------------------------------------------
