@@ -142,7 +142,8 @@ class Report:
     line: int = 0            # 1-based line of the headline in `source`; not in the JSON
     truncated: bool = False  # cut before its SUMMARY; flagged in problems, not in the JSON
     pid: int | None = None   # the reporting process, when the log says; not in the JSON
-    test: str | None = None  # the test whose process reported it, when known; not in JSON
+    test: str | None = None  # the test whose process reported it, when known (a gated
+    #                          ctest run; the running Go test in go test -json); not in JSON
     unreliable: str | None = None  # why its frames cannot be trusted (collect.py); or None
 
     def to_json(self) -> dict[str, Any]:

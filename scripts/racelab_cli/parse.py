@@ -53,7 +53,9 @@ BuildId, and "gcc-tsan" when frames have lines but never a column.
 Messy input. CI timestamps (GitHub/Azure, GitLab, ISO, "[12:00:01]") and ANSI colours are
 removed from every line; "\\r" keeps what a terminal would show. Another process's output
 glued to the end of a headline (after "(pid=N)") or of a separator (after its 18 "=") is
-ignored: a runner that forwards output in chunks leaves that. Whatever precedes a headline
+ignored: a runner that forwards output in chunks leaves that. `go test -json` puts every line
+in the "Output" string of a JSON event: such a line is decoded and its text read in its
+place; the event's "Test" stays with the report (`Report.test`). Whatever precedes a headline
 ("3: " from ctest, "server_1  | " from compose) is that report's line prefix: its lines are
 the ones that start with it (digits may differ, so syslog-style timestamps still match; "//"
 alone stands for "// " on a line whose blanks were trimmed).
@@ -83,6 +85,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -381,7 +384,7 @@ class _Block:
     """A report being read."""
 
     __slots__ = ("style", "headline", "kind", "start", "pid", "prefix", "shape", "core",
-                 "summary",
+                 "summary", "test",
                  "stacks", "frames", "last_index", "evidence", "go_function", "failed",
                  "capped")
 
@@ -396,6 +399,7 @@ class _Block:
         self.shape = prefix.translate(_DIGITS_TO_ZERO)
         self.core = prefix.rstrip()     # the prefix of a blank line ("//" for "// ")
         self.summary: str | None = None
+        self.test: str | None = None    # the Go test running when it opened (go test -json)
         self.stacks: list[Stack] = []
         self.frames = 0
         self.last_index = -1            # number of the last "#N" frame read
@@ -419,6 +423,7 @@ class _Parser:
         self.announced = {"tsan": 0, "go": 0}
         self.announced_line = 0
         self.found = {"tsan": 0, "go": 0}
+        self.test: str | None = None       # "Test" of the go test -json event being read
         self.last_frame_block: _Block | None = None  # took the last "#N" line (slow path)
         self.fast: _Block | None = None    # the only open report, when run() may take
         #                                    its frame lines directly (no prefix, not Go)
@@ -469,7 +474,10 @@ class _Parser:
             line = line[:MAX_LINE_CHARS]
         if "\x1b" in line or "\r" in line or line[:1] in _CLEAN_FIRST:
             line = clean_line(line)
-        self._feed(number, line)
+        if line[:2] == '{"' and '"Output":' in line:
+            self._feed_json(number, line)
+        else:
+            self._feed(number, line)
         blocks = self.open
         self.fast = blocks[0] if (len(blocks) == 1 and self.pending is None
                                   and not blocks[0].prefix and blocks[0].style != "go") \
@@ -491,6 +499,28 @@ class _Parser:
             self._go_line(number, block, text)
         else:
             self._tsan_line(number, block, text)
+
+    def _feed_json(self, number: int, line: str) -> None:
+        """A `go test -json` event: the text of its "Output" is read as lines of the log
+        (each remembering the event's "Test"); any other JSON is read as it stands."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        output = event.get("Output") if isinstance(event, dict) else None
+        if not isinstance(output, str):
+            self._feed(number, line)
+            return
+        test = event.get("Test")
+        self.test = test if isinstance(test, str) else None
+        pieces = output.split("\n")
+        if len(pieces) > 1 and not pieces[-1]:
+            pieces.pop()
+        for piece in pieces:
+            if "\x1b" in piece or "\r" in piece or piece[:1] in _CLEAN_FIRST:
+                piece = clean_line(piece)
+            self._feed(number, piece)
+        self.test = None
 
     def _outside_line(self, number: int, line: str) -> bool:
         """Headlines, markers and counts; True when the line was one of them."""
@@ -723,6 +753,7 @@ class _Parser:
 
     def _open(self, block: _Block) -> None:
         self.pending = None  # a separator right before a headline opened it
+        block.test = self.test
         for other in list(self.open):
             if other.pid == block.pid and other.prefix == block.prefix:
                 self._close(other, truncated=True)  # the same process cannot print two
@@ -764,6 +795,7 @@ class _Parser:
             line=block.start,
             truncated=truncated or cut_short,
             pid=pid,
+            test=block.test,
         ))
         if cut_short:
             self.out.append(Problem(
