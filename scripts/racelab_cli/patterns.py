@@ -110,7 +110,8 @@ LOCK_EDGE_TITLE = re.compile(r"^Mutex \S+ acquired here while holding mutex\b")
 
 # The line the runtime writes into its log at start-up with verbosity=1: the proof that a
 # process was instrumented. TSan: "***** Running under ThreadSanitizer v3 (pid 29434) *****";
-# ASan: "==29434==AddressSanitizer Init done".
+# ASan: "==29434==AddressSanitizer Init done". Go's race runtime (TSan's, built for Go)
+# writes the very same TSan line with GORACE verbosity=1.
 #   (no groups)
 RUNTIME_STARTED = re.compile(r"\*+ Running under ThreadSanitizer v\d+ \(pid \d+\)"
                              r"|==\d+==AddressSanitizer Init done")
