@@ -294,6 +294,16 @@ def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
 _frame_from_body = functools.lru_cache(maxsize=CACHE_SIZE)(_split_frame)
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _go_frame(function: str, location: str) -> Frame | None:
+    """The Frame of a Go function line and the location line under it ("/src/x.go:12
+    +0x44", stripped), or None when that is no location. Memoised: a log repeats them."""
+    found = P.GO_LOCATION.match(location)
+    if found is None:
+        return None
+    return Frame(function=function, file=found["file"], line=int(found["line"]))
+
+
 def _is_separator(stripped: str) -> bool:
     """The line above and below a report: a run of "=" (18 as TSan and Go print it; a
     shorter or longer run when a log was edited), or TSan's 18 "=" with another process's
@@ -704,11 +714,10 @@ class _Parser:
             self._close(block, truncated=False)
             return
         if block.go_function is not None:
-            found = P.GO_LOCATION.match(stripped)
-            if found:
-                function, block.go_function = block.go_function, None
-                self._add_frame(number, block, Frame(function=function, file=found["file"],
-                                                     line=int(found["line"])))
+            frame = _go_frame(block.go_function, stripped)
+            if frame is not None:
+                block.go_function = None
+                self._add_frame(number, block, frame)
                 return
         if stripped[-1] == ":":
             self._flush_go_function(number, block)
