@@ -108,6 +108,7 @@ _SUMMARY = "SUMMARY: ThreadSanitizer: "
 _FAILED_STACK = "[failed to restore the stack]"
 _DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
 _CLEAN_FIRST = "[0123456789"  # first characters of a CI timestamp (and "", harmlessly)
+_GO_SLOW_FIRST = "[0123456789{"  # ... and of a go test -json event
 
 
 # --- Public API ----------------------------------------------------------------------------
@@ -437,6 +438,7 @@ class _Parser:
         self.last_frame_block: _Block | None = None  # took the last "#N" line (slow path)
         self.fast: _Block | None = None    # the only open report, when run() may take
         #                                    its frame lines directly (no prefix, not Go)
+        self.fast_go: _Block | None = None  # the same for a Go report, and all its lines
 
     def run(self, lines: Iterable[str]) -> Iterator[Report | Problem]:
         out = self.out
@@ -466,6 +468,20 @@ class _Parser:
                             yield from out
                             out.clear()
                         continue
+            elif self.fast_go is not None:
+                # The hot path inside a Go report: a line that needs no cleaning or JSON
+                # decoding, and can hold no headline or count, goes straight to _go_line.
+                if (not line or line[0] not in _GO_SLOW_FIRST) and "\x1b" not in line \
+                        and "\r" not in line and "RACE" not in line \
+                        and "Sanitizer" not in line and "data race" not in line \
+                        and len(line) <= MAX_LINE_CHARS:
+                    self._go_line(number, self.fast_go, line)
+                    if not self.open:
+                        self.fast_go = None
+                    if out:
+                        yield from out
+                        out.clear()
+                    continue
             elif not self.open and not self.deadly_marker and "Sanitizer" not in line \
                     and "RACE" not in line and "data race" not in line:
                 continue  # the hot path outside reports: noise
@@ -489,9 +505,11 @@ class _Parser:
         else:
             self._feed(number, line)
         blocks = self.open
-        self.fast = blocks[0] if (len(blocks) == 1 and self.pending is None
-                                  and not blocks[0].prefix and blocks[0].style != "go") \
-            else None
+        only = blocks[0] if (len(blocks) == 1 and self.pending is None
+                             and not blocks[0].prefix) else None
+        go = only is not None and only.style == "go"
+        self.fast = None if go else only
+        self.fast_go = only if go else None
 
     def _feed(self, number: int, line: str) -> None:
         if self.pending is not None and not self._is_headline(line):
