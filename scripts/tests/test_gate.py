@@ -302,6 +302,17 @@ def test_gate_logs_ties_reports_to_the_suppressions_that_match_them(tmp_path: Pa
     assert "racelab: suppressed by race:BumpHits: data-race" in done.stdout
 
 
+def test_gate_logs_of_go_test_json_name_the_test_of_each_finding(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copyfile(DATA / "go_test_json_race.txt", logs / "go-test.json")
+    out = tmp_path / "out"
+    done = run_racelab("gate", "--logs", str(logs), "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    [finding] = results(out)["findings"]
+    assert (finding["tool"], finding["tests"]) == ("go-race", ["TestRacyHits"])
+
+
 def test_gate_logs_passes_on_logs_without_reports(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
