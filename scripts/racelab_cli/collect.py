@@ -26,7 +26,7 @@ from . import patterns as P
 from .model import (Baseline, BaselineCheck, Finding, LogRead, MatchedSuppression,
                     ParseResult, Problem, ProblemKind, Report, SuppressionCheck,
                     SuppressionFile)
-from .tsan_env import TSAN_EXIT_CODE, asan_options, tsan_options
+from .tsan_env import TSAN_EXIT_CODE, asan_options, gorace_options, tsan_options
 
 LOG_PREFIX = "tsan"  # log_path=<folder>/tsan: the runtime appends ".<pid>"
 ASAN_LOG_PREFIX = "asan"  # AddressSanitizer and LeakSanitizer, with --sanitizer asan
@@ -36,17 +36,20 @@ START_MARK_BYTES = 64 * 1024  # where the runtime's start-up mark must be
 
 def instrumented_env(base: Mapping[str, str], folder: Path, sanitizer: str = "tsan",
                      report_exit_code: int = TSAN_EXIT_CODE) -> dict[str, str]:
-    """The environment for a command whose processes log into `folder` (TSAN_OPTIONS, or
-    ASAN_OPTIONS for the asan build, merged with the user's own; docs/reference.md lists
-    the options). `report_exit_code` 0 leaves a test's status to the test itself: ctest
-    only says "failed", so a race that exits 66 would look like a real failure, and the
-    race is judged from the logs anyway."""
+    """The environment for a command whose processes log into `folder`: TSAN_OPTIONS for
+    C and C++ programs and GORACE for Go programs built with -race (both runtimes write
+    `folder/tsan.<pid>`), or ASAN_OPTIONS for the asan build, each merged with the user's
+    own (docs/reference.md lists the options). `report_exit_code` 0 leaves a test's status
+    to the test itself: ctest only says "failed", so a race that exits 66 would look like a
+    real failure, and the race is judged from the logs anyway."""
     env = dict(base)
     if sanitizer == "asan":
         env["ASAN_OPTIONS"] = asan_options(folder / ASAN_LOG_PREFIX, base.get("ASAN_OPTIONS"))
     else:
         env["TSAN_OPTIONS"] = tsan_options(folder / LOG_PREFIX, base.get("TSAN_OPTIONS"),
                                            exit_code=report_exit_code)
+        env["GORACE"] = gorace_options(folder / LOG_PREFIX, base.get("GORACE"),
+                                       exit_code=report_exit_code)
     return env
 
 
@@ -96,7 +99,8 @@ def _unsymbolized(report: Report) -> str | None:
 
 def runtime_started(path: Path) -> bool:
     """Does the log hold the runtime's start-up mark? It is the first thing the runtime
-    writes, so the head of the file is enough."""
+    writes (TSan's with TSAN_OPTIONS verbosity=1, Go's race runtime with GORACE
+    verbosity=1: the same line), so the head of the file is enough."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(START_MARK_BYTES).decode("utf-8", errors="replace")
@@ -109,7 +113,8 @@ def not_instrumented(name: str) -> Problem:
     return Problem(ProblemKind.NOT_INSTRUMENTED,
                    f"no instrumented process ran: {name} left no sanitizer start-up mark "
                    "('Running under ThreadSanitizer', 'AddressSanitizer Init done') in any "
-                   "log, so silence proves nothing (is it built with -fsanitize=thread?)")
+                   "log, so silence proves nothing (is it built with -fsanitize=thread, or "
+                   "for Go run as go test -race, and not a cached go test result?)")
 
 
 def collect_logs(folder: Path, out: Path, captured: Sequence[Path] = ()) -> list[LogRead]:

@@ -34,8 +34,9 @@ PACKAGES = (
 
 # What only the test suite needs, beyond PACKAGES: the linter and type checker `racelab test`
 # runs over the CLI, the JSON Schema validator the tests check every output with,
-# clang-format for the C++ format check, and for the CI templates' tests: a YAML reader,
-# shellcheck for their scripts, and rsync, which gitlab-ci-local copies jobs with.
+# clang-format for the C++ format check, for the CI templates' tests a YAML reader,
+# shellcheck for their scripts and rsync, which gitlab-ci-local copies jobs with, and Go
+# for the gate's test on a Go module.
 TEST_PACKAGES = (
     "python3-flake8",
     "mypy",
@@ -44,6 +45,7 @@ TEST_PACKAGES = (
     "python3-yaml",
     "shellcheck",
     "rsync",
+    "golang-go",
 )
 
 # And a command, and the Debian package that

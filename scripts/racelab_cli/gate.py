@@ -3,8 +3,9 @@
     racelab gate [--baseline F] [--suppressions F] [--out DIR] -- COMMAND...
     racelab gate --logs DIR
 
-With a COMMAND: run it with TSAN_OPTIONS pointing every instrumented process at
-OUT/logs/gate/tsan.<pid>, stream its output through (a copy goes to OUT/logs/gate/output.txt),
+With a COMMAND: run it with TSAN_OPTIONS (and GORACE, for Go programs built with -race)
+pointing every instrumented process at OUT/logs/gate/tsan.<pid>, stream its output through
+(a copy goes to OUT/logs/gate/output.txt),
 then hand the folder to the collection pipeline (collect.py). With --logs: parse every file
 under DIR (TSan log_path files, or any text log with reports in it).
 
