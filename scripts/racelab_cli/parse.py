@@ -180,6 +180,13 @@ def kind_slug(headline: str) -> str:
     return slug.strip("-") or "unknown"
 
 
+def asan_kind(headline: str) -> str:
+    """An AddressSanitizer / LeakSanitizer report's kind: its headline before " on " (the
+    address and registers follow), slugged: "heap-use-after-free on address 0x60 at pc ..."
+    is `heap-use-after-free`, "detected memory leaks" is `detected-memory-leaks`."""
+    return kind_slug(headline.split(" on ", 1)[0])
+
+
 def report_kind(headline: str) -> str:
     """The kind of a TSan warning: its slug, except that a race on an object a library
     annotated for TSan ("race on Document") is `race-on-external-object` whatever the
@@ -574,6 +581,15 @@ class _Parser:
                 self._open(_Block("error", headline, kind, number, int(found["pid"]),
                                   line[:found.start()]))
                 return True
+        if "Sanitizer: " in line and "==ERROR: " in line:
+            found = P.ASAN_HEADLINE.search(line)
+            if found:
+                headline = found["headline"]
+                kind = "deadly-signal" if P.DEADLY_SIGNAL_HEADLINE.match(headline) \
+                    else asan_kind(headline)
+                self._open(_Block("asan", headline, kind, number, int(found["pid"]),
+                                  line[:found.start()]))
+                return True
         if "ThreadSanitizer:DEADLYSIGNAL" in line:
             self.deadly_marker = True
             return True
@@ -662,6 +678,8 @@ class _Parser:
                         if candidate.style == "error" and candidate.pid == pid:
                             self._close(candidate, truncated=False)
                             return
+        elif block.style == "asan":
+            self._asan_line(number, block, text, stripped)
         elif stripped.startswith(_SUMMARY):
             self._summary(block, stripped[len(_SUMMARY):].strip())
         elif stripped[-1] == ":" and block.style == "warning" and text.startswith("  ") \
@@ -669,6 +687,18 @@ class _Parser:
             self._add_stack(number, block, stripped[:-1].rstrip())
         elif stripped.startswith(_FAILED_STACK) and block.stacks:
             block.failed.add(id(block.stacks[-1]))
+
+    def _asan_line(self, number: int, block: _Block, text: str, stripped: str) -> None:
+        """AddressSanitizer / LeakSanitizer: stack titles at column 0 ("READ of size 4 at
+        0x... thread T0", "freed by thread T0 here:", "Direct leak of 64 byte(s) in 1
+        object(s) allocated from:"); the SUMMARY line closes the report."""
+        found = P.ASAN_SUMMARY.match(stripped)
+        if found:
+            block.summary = found["summary"]
+            self._close(block, truncated=False)
+        elif not text.startswith(" ") and (stripped.endswith(":")
+                                           or P.ACCESS_TITLE.match(stripped)):
+            self._add_stack(number, block, stripped.rstrip(":").rstrip())
 
     def _frame_line(self, number: int, block: _Block, stripped: str) -> None:
         space = stripped.find(" ")
@@ -787,7 +817,7 @@ class _Parser:
         if len(self.open) >= MAX_OPEN_REPORTS:
             self._close(self.open[0], truncated=True)
         self.open.append(block)
-        if block.style != "error":  # a deadly signal is not among the announced warnings
+        if block.style in ("warning", "go"):  # only warnings are among the announced ones
             self.found["go" if block.style == "go" else "tsan"] += 1
 
     def _resolve_pending(self) -> None:
@@ -830,17 +860,21 @@ class _Parser:
                 f"truncated report: '{block.headline}' closed without its SUMMARY line",
                 self.source, block.start))
         elif truncated:
-            closer = "==PID==ABORTING" if block.style == "error" else "=================="
+            closers = {"error": "==PID==ABORTING", "asan": "SUMMARY"}
+            closer = closers.get(block.style, "==================")
             self.out.append(Problem(
                 ProblemKind.TRUNCATED_REPORT,
                 f"truncated report: '{block.headline}' never reached its closing "
                 f"{closer} line", self.source, block.start))
 
     def _tool(self, block: _Block) -> str:
-        """go-race for Go; else gcc-tsan or clang-tsan by the frames' evidence (module
-        docstring), remembered per process for reports that carry none."""
+        """go-race for Go, clang-asan for AddressSanitizer and LeakSanitizer; else gcc-tsan
+        or clang-tsan by the frames' evidence (module docstring), remembered per process
+        for reports that carry none."""
         if block.style == "go":
             return "go-race"
+        if block.style == "asan":
+            return "clang-asan"
         evidence = block.evidence
         if evidence & _IN_LIBTSAN:
             tool = "gcc-tsan"

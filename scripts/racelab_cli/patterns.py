@@ -57,6 +57,20 @@ SUMMARY = re.compile(r"^\s*SUMMARY: ThreadSanitizer: (?P<summary>.*?)\s*$")
 ERROR_HEADLINE = re.compile(
     r"==(?P<pid>\d+)==ERROR: ThreadSanitizer: (?P<headline>.*?)\s*$")
 
+# The opening of an AddressSanitizer or LeakSanitizer report (the asan preset), searched
+# from its "==PID==": "==14111==ERROR: AddressSanitizer: heap-use-after-free on address
+# 0x6020 at pc 0x56 bp 0x7f sp 0x7f", "==14118==ERROR: LeakSanitizer: detected memory leaks".
+#   pid:      the "==PID==" prefix.
+#   headline: the description after the tool's name, as printed.
+ASAN_HEADLINE = re.compile(
+    r"==(?P<pid>\d+)==ERROR: (?:AddressSanitizer|LeakSanitizer): (?P<headline>.*?)\s*$")
+
+# The SUMMARY line that closes an AddressSanitizer or LeakSanitizer report (what follows it,
+# the shadow bytes, is no part of the report): "SUMMARY: AddressSanitizer: heap-use-after-free
+# /src/x.cc:6:23 in main".
+#   summary: everything after the prefix, kept verbatim.
+ASAN_SUMMARY = re.compile(r"^\s*SUMMARY: AddressSanitizer: (?P<summary>.*?)\s*$")
+
 # A headline that means the process died of a signal (kind "deadly-signal").
 #   signal: the signal name TSan printed ("SEGV", "BUS", "FPE", "ILL", "ABRT", "TRAP").
 DEADLY_SIGNAL_HEADLINE = re.compile(

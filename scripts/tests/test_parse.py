@@ -985,3 +985,27 @@ def test_parse_frame_with_a_non_ascii_digit_in_its_line_keeps_the_report() -> No
                                                    1)
     result = parse.parse_text(text, "t")
     assert [r.kind for r in result.reports] == ["data-race"]
+
+
+def test_parse_asan_heap_use_after_free() -> None:
+    report = only_report("asan_heap_use_after_free.txt")
+    assert_report(report, kind="heap-use-after-free",
+                  headline="heap-use-after-free on address 0x602000000010 at pc "
+                           "0x5618693dd5a6 bp 0x7ffeb0361cc0 sp 0x7ffeb0361cb8",
+                  tool="clang-asan",
+                  summary=f"heap-use-after-free {SRC}heap_use_after_free_asan.cc:6:23 in main",
+                  titles=["READ of size 4 at 0x* thread T0", "freed by thread T0 here",
+                          "previously allocated by thread T0 here"],
+                  top=("main", "heap_use_after_free_asan.cc", 6, 23))
+
+
+def test_parse_lsan_detected_memory_leaks() -> None:
+    # LeakSanitizer's report ends at its SUMMARY: no ABORTING line follows.
+    result = parse.parse_text(data_text("lsan_detected_memory_leaks.txt"), "lsan.14118")
+    assert result.errors == []
+    [report] = result.reports
+    assert (report.kind, report.tool, report.summary) == (
+        "detected-memory-leaks", "clang-asan", "64 byte(s) leaked in 1 allocation(s).")
+    assert [s.title for s in report.stacks] == [
+        "Direct leak of 64 byte(s) in 1 object(s) allocated from"]
+    assert report.top_frame is not None and report.top_frame.function == "main"
