@@ -101,9 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "combines the shards)")
     running.add_argument("--no-build", action="store_true",
                          help="use the binaries already in the build tree")
-    running.add_argument("--build-dir", type=_path, default=REPO / "build" / DEFAULT_PRESET,
+    running.add_argument("--sanitizer", choices=("tsan", "asan"), default="tsan",
+                         help="the build to run: tsan (ThreadSanitizer, the default) or asan "
+                              "(AddressSanitizer + LeakSanitizer + UBSan, the asan preset)")
+    running.add_argument("--build-dir", type=_path, default=None,
                          metavar="DIR", help="build tree; binaries in DIR/bin "
-                                             "(default: <repo>/build/tsan)")
+                                             "(default: <repo>/build/<sanitizer>)")
     running.add_argument("--root", type=_directory, default=REPO, metavar="DIR",
                          help="folder holding scenarios/ and fixes/ (default: the repository)")
     running.add_argument("--listen-timeout", type=_positive_float, default=30.0,
@@ -256,6 +259,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.build_dir is None:
+        args.build_dir = REPO / "build" / args.sanitizer
     scenarios = select_scenarios(args.root, args.names)
     if args.shard is not None:
         k, n = args.shard
@@ -266,7 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     deps.ensure()
     progress = Progress()
     if not args.no_build:
-        build.ensure_built(REPO, args.build_dir, progress)
+        build.ensure_built(REPO, args.build_dir, progress, preset=args.sanitizer)
     code, _verdict_line = run_and_report(scenarios, args, progress)
     return code
 
@@ -274,6 +279,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_and_report(scenarios: Sequence[Scenario], args: argparse.Namespace,
                    progress: Progress) -> tuple[int, str]:
     """Run, write results.json and summary.md; the exit status and the verdict line."""
+    if args.build_dir is None:
+        args.build_dir = REPO / "build" / args.sanitizer
     variants: tuple[Variant, ...] = (
         tuple(Variant) if args.variant == "both" else (Variant(args.variant),))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -282,7 +289,7 @@ def run_and_report(scenarios: Sequence[Scenario], args: argparse.Namespace,
         repeat=args.repeat, jobs=args.jobs, listen_timeout_s=args.listen_timeout,
         load_timeout_s=args.load_timeout, stop_timeout_s=args.stop_timeout,
         suppressions=getattr(args, "suppression_data", None),
-        baseline=getattr(args, "baseline_data", None))
+        baseline=getattr(args, "baseline_data", None), sanitizer=args.sanitizer)
     try:
         results = runner.run_scenarios(scenarios, config, progress)
     finally:

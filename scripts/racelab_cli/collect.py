@@ -26,17 +26,30 @@ from . import patterns as P
 from .model import (Baseline, BaselineCheck, Finding, LogRead, MatchedSuppression,
                     ParseResult, Problem, ProblemKind, Report, SuppressionCheck,
                     SuppressionFile)
-from .tsan_env import TSAN_EXIT_CODE, tsan_options
+from .tsan_env import TSAN_EXIT_CODE, asan_options, gorace_options, tsan_options
 
 LOG_PREFIX = "tsan"  # log_path=<folder>/tsan: the runtime appends ".<pid>"
+ASAN_LOG_PREFIX = "asan"  # AddressSanitizer and LeakSanitizer, with --sanitizer asan
+LOG_PREFIXES = (LOG_PREFIX, ASAN_LOG_PREFIX)
 START_MARK_BYTES = 64 * 1024  # where the runtime's start-up mark must be
 
 
-def instrumented_env(base: Mapping[str, str], folder: Path) -> dict[str, str]:
-    """The environment for a command whose processes log into `folder` (TSAN_OPTIONS merged
-    with the user's own; docs/reference.md lists the options)."""
+def instrumented_env(base: Mapping[str, str], folder: Path, sanitizer: str = "tsan",
+                     report_exit_code: int = TSAN_EXIT_CODE) -> dict[str, str]:
+    """The environment for a command whose processes log into `folder`: TSAN_OPTIONS for
+    C and C++ programs and GORACE for Go programs built with -race (both runtimes write
+    `folder/tsan.<pid>`), or ASAN_OPTIONS for the asan build, each merged with the user's
+    own (docs/reference.md lists the options). `report_exit_code` 0 leaves a test's status
+    to the test itself: ctest only says "failed", so a race that exits 66 would look like a
+    real failure, and the race is judged from the logs anyway."""
     env = dict(base)
-    env["TSAN_OPTIONS"] = tsan_options(folder / LOG_PREFIX, base.get("TSAN_OPTIONS"))
+    if sanitizer == "asan":
+        env["ASAN_OPTIONS"] = asan_options(folder / ASAN_LOG_PREFIX, base.get("ASAN_OPTIONS"))
+    else:
+        env["TSAN_OPTIONS"] = tsan_options(folder / LOG_PREFIX, base.get("TSAN_OPTIONS"),
+                                           exit_code=report_exit_code)
+        env["GORACE"] = gorace_options(folder / LOG_PREFIX, base.get("GORACE"),
+                                       exit_code=report_exit_code)
     return env
 
 
@@ -86,7 +99,8 @@ def _unsymbolized(report: Report) -> str | None:
 
 def runtime_started(path: Path) -> bool:
     """Does the log hold the runtime's start-up mark? It is the first thing the runtime
-    writes, so the head of the file is enough."""
+    writes (TSan's with TSAN_OPTIONS verbosity=1, Go's race runtime with GORACE
+    verbosity=1: the same line), so the head of the file is enough."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(START_MARK_BYTES).decode("utf-8", errors="replace")
@@ -97,17 +111,18 @@ def runtime_started(path: Path) -> bool:
 
 def not_instrumented(name: str) -> Problem:
     return Problem(ProblemKind.NOT_INSTRUMENTED,
-                   f"no instrumented process ran: {name} left no 'Running under "
-                   "ThreadSanitizer' mark in any log, so silence proves nothing (is it "
-                   "built with -fsanitize=thread?)")
+                   f"no instrumented process ran: {name} left no sanitizer start-up mark "
+                   "('Running under ThreadSanitizer', 'AddressSanitizer Init done') in any "
+                   "log, so silence proves nothing (is it built with -fsanitize=thread, or "
+                   "for Go run as go test -race, and not a cached go test result?)")
 
 
 def collect_logs(folder: Path, out: Path, captured: Sequence[Path] = ()) -> list[LogRead]:
     """Every tsan.<pid> file in `folder` (in pid order), then each `captured` file (a
     server's stderr, a command's output) that holds a report or a problem. Sources are
     relative to `out` when inside it."""
-    logs = [read_log(path, relative(path, out))
-            for path in sorted(folder.glob(f"{LOG_PREFIX}.*"), key=_pid_order)]
+    found = [p for prefix in LOG_PREFIXES for p in folder.glob(f"{prefix}.*")]
+    logs = [read_log(path, relative(path, out)) for path in sorted(found, key=_pid_order)]
     for path in captured:
         if path.is_file():
             log = read_log(path, relative(path, out), captured_output=True)

@@ -33,13 +33,19 @@ PACKAGES = (
 )
 
 # What only the test suite needs, beyond PACKAGES: the linter and type checker `racelab test`
-# runs over the CLI, the JSON Schema validator the tests check every output with, and
-# clang-format for the C++ format check.
+# runs over the CLI, the JSON Schema validator the tests check every output with,
+# clang-format for the C++ format check, for the CI templates' tests a YAML reader,
+# shellcheck for their scripts and rsync, which gitlab-ci-local copies jobs with, and Go
+# for the gate's test on a Go module.
 TEST_PACKAGES = (
     "python3-flake8",
     "mypy",
     "python3-jsonschema",
     "clang-format-14",
+    "python3-yaml",
+    "shellcheck",
+    "rsync",
+    "golang-go",
 )
 
 # And a command, and the Debian package that

@@ -3,8 +3,9 @@
     racelab gate [--baseline F] [--suppressions F] [--out DIR] -- COMMAND...
     racelab gate --logs DIR
 
-With a COMMAND: run it with TSAN_OPTIONS pointing every instrumented process at
-OUT/logs/gate/tsan.<pid>, stream its output through (a copy goes to OUT/logs/gate/output.txt),
+With a COMMAND: run it with TSAN_OPTIONS (and GORACE, for Go programs built with -race)
+pointing every instrumented process at OUT/logs/gate/tsan.<pid>, stream its output through
+(a copy goes to OUT/logs/gate/output.txt),
 then hand the folder to the collection pipeline (collect.py). With --logs: parse every file
 under DIR (TSan log_path files, or any text log with reports in it).
 
@@ -237,7 +238,9 @@ def _run_ctest_tests(config: GateConfig, results: Results) -> None:
         test_dir.mkdir(parents=True, exist_ok=True)
         copy_path = test_dir / OUTPUT_COPY
         outcome = spawn(ctest_runs.test_command(command, name),
-                        env=collect.instrumented_env(config.env, test_dir), cwd=config.cwd,
+                        env=collect.instrumented_env(config.env, test_dir,
+                                                     report_exit_code=0),
+                        cwd=config.cwd,
                         copy_to=copy_path, echo=lambda chunk: None, timeout_s=config.timeout_s)
         run = TestRun(name)
         if isinstance(outcome, Problem):

@@ -1,4 +1,4 @@
-"""`racelab merge OUT RESULTS.json...`: the shards of one run or gate, as one.
+"""`racelab merge RESULTS.json... [--out DIR]`: the shards of one run or gate, as one.
 
 CI systems shard a long suite with their own matrix (`racelab gate --shard K/N`, `racelab
 run --shard K/N`); each shard writes its results.json. merge reads them back into the
@@ -10,7 +10,8 @@ model (one Results), and the writers then print one set of reports with one verd
 - problems and notes: all of them; the verdict is the model's, from the merged data;
 - baseline and suppressions: an entry or line is stale only when no shard saw its finding.
 
-Inputs of different kinds (a run and a gate) or of different gated commands are refused.
+Inputs of different kinds (a run and a gate) or of different gated commands are refused,
+and so are shards of a gate that do not make a whole: every K of K/N exactly once.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def merge(shards: Sequence[Results]) -> Results:
         if len(commands) != 1:
             raise MergeError("cannot merge gates of different commands: "
                              + "; ".join(" ".join(c) for c in sorted(commands)))
+        _check_shards([s.gate.shard for s in shards if s.gate is not None])
     merged = Results(findings=_findings([f for s in shards for f in s.findings]),
                      problems=[p for s in shards for p in s.problems],
                      notes=list(dict.fromkeys(n for s in shards for n in s.notes)),
@@ -72,6 +74,29 @@ def merge(shards: Sequence[Results]) -> Results:
     merged.suppressions = _suppressions([s.suppressions for s in shards
                                          if s.suppressions is not None])
     return merged
+
+
+def _check_shards(shards: Sequence[str | None]) -> None:
+    """Shards K/N must all say the same N and cover 1..N exactly once."""
+    if all(s is None for s in shards):
+        return
+    if any(s is None for s in shards):
+        raise MergeError("cannot merge a sharded gate with an unsharded one")
+    pairs = [tuple(int(x) for x in str(s).split("/")) for s in shards]
+    totals = {n for _k, n in pairs}
+    if len(totals) != 1:
+        raise MergeError(f"shards of different totals: {', '.join(map(str, shards))}")
+    [total] = totals
+    ks = sorted(k for k, _n in pairs)
+    if ks != list(range(1, total + 1)):
+        missing = sorted(set(range(1, total + 1)) - set(ks))
+        repeated = sorted({k for k in ks if ks.count(k) > 1})
+        raise MergeError(f"the shards do not make a whole of {total}: "
+                         + (f"missing {', '.join(f'{k}/{total}' for k in missing)}"
+                            if missing else "")
+                         + ("; " if missing and repeated else "")
+                         + (f"repeated {', '.join(f'{k}/{total}' for k in repeated)}"
+                            if repeated else ""))
 
 
 # --- Findings and checks -------------------------------------------------------------------

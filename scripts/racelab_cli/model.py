@@ -62,7 +62,7 @@ class ProblemKind(StrEnum):
     """Why something could not be judged. Every problem makes the verdict "error"."""
 
     # In a log.
-    TRUNCATED_REPORT = "truncated-report"      # a report that never closed
+    TRUNCATED_REPORT = "truncated-report"      # a report cut before its SUMMARY
     RUNAWAY_REPORT = "runaway-report"          # a report cut at the frame / stack cap
     LOST_REPORTS = "lost-reports"              # fewer reports than the process announced
     RUNTIME_FAILURE = "runtime-failure"        # the sanitizer runtime itself failed
@@ -140,9 +140,10 @@ class Report:
     fingerprint: str
     source: str
     line: int = 0            # 1-based line of the headline in `source`; not in the JSON
-    truncated: bool = False  # the closing line never came; flagged in problems, not JSON
+    truncated: bool = False  # cut before its SUMMARY; flagged in problems, not in the JSON
     pid: int | None = None   # the reporting process, when the log says; not in the JSON
-    test: str | None = None  # the test whose process reported it, when known; not in JSON
+    test: str | None = None  # the test whose process reported it, when known (a gated
+    #                          ctest run; the running Go test in go test -json); not in JSON
     unreliable: str | None = None  # why its frames cannot be trusted (collect.py); or None
 
     def to_json(self) -> dict[str, Any]:

@@ -30,7 +30,9 @@ A process that dies of a signal prints
     ==PID==ABORTING
 
 (kind `deadly-signal`), and Go's race detector (`go run -race`, `go test -race`) prints
-two-line frames, titles at column 0 and no SUMMARY (tool `go-race`, kind `data-race`):
+two-line frames, titles at column 0 and no SUMMARY (tool `go-race`, kind `data-race`); its
+lines are told apart by their shape, not their indentation, so a report pasted without it
+(Markdown, a book) or re-indented in a doc comment ("//\tmain.f()") reads the same:
 
     ==================
     WARNING: DATA RACE
@@ -41,22 +43,31 @@ two-line frames, titles at column 0 and no SUMMARY (tool `go-race`, kind `data-r
     ==================
 
 Frames: clang prints columns and BuildIds, GCC neither; unsymbolized frames are
-"<null> <null> (module+0xoffset)"; a frame's function, file, line, column and module are
-split from the right with string methods. The tool is "gcc-tsan" when a frame is in
-libtsan.so, "clang-tsan" when one has a column or a BuildId, and "gcc-tsan" when frames have
-lines but never a column.
+"<null> <null> (module+0xoffset)"; Darwin prints an unknown file with a bogus line
+("f <null>:2147483648", file and line become None) and each module with its architecture
+("libsystem_pthread.dylib:arm64e+0x6f94", module "libsystem_pthread.dylib"). A frame's
+function, file, line, column and module are split from the right with string methods. The
+tool is "gcc-tsan" when a frame is in libtsan.so, "clang-tsan" when one has a column or a
+BuildId, and "gcc-tsan" when frames have lines but never a column.
 
 Messy input. CI timestamps (GitHub/Azure, GitLab, ISO, "[12:00:01]") and ANSI colours are
-removed from every line; "\\r" keeps what a terminal would show. Whatever precedes a headline
+removed from every line; "\\r" keeps what a terminal would show. Another process's output
+glued to the end of a headline (after "(pid=N)") or of a separator (after its 18 "=") is
+ignored: a runner that forwards output in chunks leaves that. `go test -json` puts every line
+in the "Output" string of a JSON event: such a line is decoded and its text read in its
+place; the event's "Test" stays with the report (`Report.test`). Whatever precedes a headline
 ("3: " from ctest, "server_1  | " from compose) is that report's line prefix: its lines are
-the ones that start with it (digits may differ, so syslog-style timestamps still match).
+the ones that start with it (digits may differ, so syslog-style timestamps still match; "//"
+alone stands for "// " on a line whose blanks were trimmed).
 Reports of several processes in one stream are told apart by that prefix, by pid ("(pid=N)",
 "==N=="), by frame numbers that continue a stack, and by a separator that is immediately
 followed by a headline (it opens the other process's report, it does not close this one).
-Each log_path file ("tsan.1234") is one process: its name gives the pid. A report that never
-closes (process killed, log cut), or closes without its SUMMARY, is kept with
-`truncated=True` and an error naming its source and line; one with more than
-MAX_REPORT_FRAMES frames keeps the first ones and gets an error. Fewer reports than a
+Each log_path file ("tsan.1234") is one process: its name gives the pid. A report that
+reached its SUMMARY line is whole, with or without the closing line after it (pasted into an
+issue up to its SUMMARY, a log cut right after it). One cut before its SUMMARY (process
+killed, log cut), one closed without it, and a Go report (no SUMMARY) that never reached its
+closing line are kept with `truncated=True` and an error naming source and line; one with
+more than MAX_REPORT_FRAMES frames keeps the first ones and gets an error. Fewer reports than a
 process announced ("ThreadSanitizer: reported 3 warnings", "Found 2 data race(s)") is an
 error, and so is a runtime failure ("ThreadSanitizer: CHECK failed: ..."). Nothing here
 raises on bad input: NUL bytes, random text or bytes come back as `Problem`s at worst.
@@ -74,6 +85,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -89,12 +101,14 @@ MAX_OPEN_REPORTS = 16        # reports of different processes open at once in on
 CHUNK_BYTES = 256 * 1024     # what iter_stream reads at a time
 CACHE_SIZE = 20_000          # memoised frame bodies (a few MB)
 
+_SEPARATOR = "=" * 18  # what TSan and Go print above and below a report
 _TSAN = "WARNING: ThreadSanitizer: "
 _GO = "WARNING: DATA RACE"
 _SUMMARY = "SUMMARY: ThreadSanitizer: "
 _FAILED_STACK = "[failed to restore the stack]"
 _DIGITS_TO_ZERO = str.maketrans("123456789", "000000000")
 _CLEAN_FIRST = "[0123456789"  # first characters of a CI timestamp (and "", harmlessly)
+_GO_SLOW_FIRST = "[0123456789{"  # ... and of a go test -json event
 
 
 # --- Public API ----------------------------------------------------------------------------
@@ -164,6 +178,13 @@ def kind_slug(headline: str) -> str:
     while "--" in slug:
         slug = slug.replace("--", "-")
     return slug.strip("-") or "unknown"
+
+
+def asan_kind(headline: str) -> str:
+    """An AddressSanitizer / LeakSanitizer report's kind: its headline before " on " (the
+    address and registers follow), slugged: "heap-use-after-free on address 0x60 at pc ..."
+    is `heap-use-after-free`, "detected memory leaks" is `detected-memory-leaks`."""
+    return kind_slug(headline.split(" on ", 1)[0])
 
 
 def report_kind(headline: str) -> str:
@@ -251,7 +272,8 @@ def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
     space = text.rfind(" ")
     if space >= 0:
         token = text[space + 1:]
-        if token == "<null>":
+        if token == "<null>" or (token[:7] == "<null>:" and token[7:].isdigit()):
+            # No file; Darwin adds a bogus line ("<null>:2147483648"): no line either.
             text = text[:space].rstrip()
         else:
             # "file:line:column", "file:line" or "file".
@@ -278,6 +300,26 @@ def _split_head(text: str, module: str | None) -> tuple[Frame, int]:
 
 
 _frame_from_body = functools.lru_cache(maxsize=CACHE_SIZE)(_split_frame)
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def _go_frame(function: str, location: str) -> Frame | None:
+    """The Frame of a Go function line and the location line under it ("/src/x.go:12
+    +0x44", stripped), or None when that is no location. Memoised: a log repeats them."""
+    found = P.GO_LOCATION.match(location)
+    if found is None:
+        return None
+    return Frame(function=function, file=found["file"], line=int(found["line"]))
+
+
+def _is_separator(stripped: str) -> bool:
+    """The line above and below a report: a run of "=" (18 as TSan and Go print it; a
+    shorter or longer run when a log was edited), or TSan's 18 "=" with another process's
+    output glued after them. A longer run followed by text (pytest's "=====... test session
+    starts ===...") is not one."""
+    if stripped.startswith(_SEPARATOR):
+        return stripped[18:19] != "=" or not stripped.strip("=")
+    return stripped.startswith("==========") and not stripped.strip("=")
 
 
 def _nul_error(source: str, line: int) -> Problem:
@@ -359,7 +401,8 @@ class _ChunkedLines:
 class _Block:
     """A report being read."""
 
-    __slots__ = ("style", "headline", "kind", "start", "pid", "prefix", "shape", "summary",
+    __slots__ = ("style", "headline", "kind", "start", "pid", "prefix", "shape", "core",
+                 "summary", "test",
                  "stacks", "frames", "last_index", "evidence", "go_function", "failed",
                  "capped")
 
@@ -372,7 +415,9 @@ class _Block:
         self.pid = pid
         self.prefix = prefix            # what precedes the headline on its line
         self.shape = prefix.translate(_DIGITS_TO_ZERO)
+        self.core = prefix.rstrip()     # the prefix of a blank line ("//" for "// ")
         self.summary: str | None = None
+        self.test: str | None = None    # the Go test running when it opened (go test -json)
         self.stacks: list[Stack] = []
         self.frames = 0
         self.last_index = -1            # number of the last "#N" frame read
@@ -396,9 +441,11 @@ class _Parser:
         self.announced = {"tsan": 0, "go": 0}
         self.announced_line = 0
         self.found = {"tsan": 0, "go": 0}
+        self.test: str | None = None       # "Test" of the go test -json event being read
         self.last_frame_block: _Block | None = None  # took the last "#N" line (slow path)
         self.fast: _Block | None = None    # the only open report, when run() may take
         #                                    its frame lines directly (no prefix, not Go)
+        self.fast_go: _Block | None = None  # the same for a Go report, and all its lines
 
     def run(self, lines: Iterable[str]) -> Iterator[Report | Problem]:
         out = self.out
@@ -428,6 +475,20 @@ class _Parser:
                             yield from out
                             out.clear()
                         continue
+            elif self.fast_go is not None:
+                # The hot path inside a Go report: a line that needs no cleaning or JSON
+                # decoding, and can hold no headline or count, goes straight to _go_line.
+                if (not line or line[0] not in _GO_SLOW_FIRST) and "\x1b" not in line \
+                        and "\r" not in line and "RACE" not in line \
+                        and "Sanitizer" not in line and "data race" not in line \
+                        and len(line) <= MAX_LINE_CHARS:
+                    self._go_line(number, self.fast_go, line)
+                    if not self.open:
+                        self.fast_go = None
+                    if out:
+                        yield from out
+                        out.clear()
+                    continue
             elif not self.open and not self.deadly_marker and "Sanitizer" not in line \
                     and "RACE" not in line and "data race" not in line:
                 continue  # the hot path outside reports: noise
@@ -446,11 +507,16 @@ class _Parser:
             line = line[:MAX_LINE_CHARS]
         if "\x1b" in line or "\r" in line or line[:1] in _CLEAN_FIRST:
             line = clean_line(line)
-        self._feed(number, line)
+        if line[:2] == '{"' and '"Output":' in line:
+            self._feed_json(number, line)
+        else:
+            self._feed(number, line)
         blocks = self.open
-        self.fast = blocks[0] if (len(blocks) == 1 and self.pending is None
-                                  and not blocks[0].prefix and blocks[0].style != "go") \
-            else None
+        only = blocks[0] if (len(blocks) == 1 and self.pending is None
+                             and not blocks[0].prefix) else None
+        go = only is not None and only.style == "go"
+        self.fast = None if go else only
+        self.fast_go = only if go else None
 
     def _feed(self, number: int, line: str) -> None:
         if self.pending is not None and not self._is_headline(line):
@@ -468,6 +534,28 @@ class _Parser:
             self._go_line(number, block, text)
         else:
             self._tsan_line(number, block, text)
+
+    def _feed_json(self, number: int, line: str) -> None:
+        """A `go test -json` event: the text of its "Output" is read as lines of the log
+        (each remembering the event's "Test"); any other JSON is read as it stands."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        output = event.get("Output") if isinstance(event, dict) else None
+        if not isinstance(output, str):
+            self._feed(number, line)
+            return
+        test = event.get("Test")
+        self.test = test if isinstance(test, str) else None
+        pieces = output.split("\n")
+        if len(pieces) > 1 and not pieces[-1]:
+            pieces.pop()
+        for piece in pieces:
+            if "\x1b" in piece or "\r" in piece or piece[:1] in _CLEAN_FIRST:
+                piece = clean_line(piece)
+            self._feed(number, piece)
+        self.test = None
 
     def _outside_line(self, number: int, line: str) -> bool:
         """Headlines, markers and counts; True when the line was one of them."""
@@ -491,6 +579,15 @@ class _Parser:
                 kind = "deadly-signal" if deadly else kind_slug(headline)
                 self.deadly_marker = False
                 self._open(_Block("error", headline, kind, number, int(found["pid"]),
+                                  line[:found.start()]))
+                return True
+        if "Sanitizer: " in line and "==ERROR: " in line:
+            found = P.ASAN_HEADLINE.search(line)
+            if found:
+                headline = found["headline"]
+                kind = "deadly-signal" if P.DEADLY_SIGNAL_HEADLINE.match(headline) \
+                    else asan_kind(headline)
+                self._open(_Block("asan", headline, kind, number, int(found["pid"]),
                                   line[:found.start()]))
                 return True
         if "ThreadSanitizer:DEADLYSIGNAL" in line:
@@ -540,6 +637,9 @@ class _Parser:
                 return block, line[len(prefix):]
             if line[:len(prefix)].translate(_DIGITS_TO_ZERO) == block.shape:
                 return block, line[len(prefix):]
+            core = block.core
+            if core and line.startswith(core):
+                return block, line[len(core):]
             return None, line
         for block in reversed(blocks):
             if block.prefix and line.startswith(block.prefix):
@@ -548,6 +648,9 @@ class _Parser:
             size = len(block.prefix)
             if size and line[:size].translate(_DIGITS_TO_ZERO) == block.shape:
                 return block, line[size:]
+        for block in reversed(blocks):
+            if block.core and line.startswith(block.core):
+                return block, line[len(block.core):]
         for block in reversed(blocks):
             if not block.prefix:
                 return block, line
@@ -565,7 +668,7 @@ class _Parser:
         if first == "#":
             self._frame_line(number, block, stripped)
         elif first == "=":
-            if stripped.startswith("==========") and not stripped.strip("="):
+            if _is_separator(stripped):
                 self._separator(number, block)
             elif stripped.endswith("==ABORTING"):
                 found = P.ABORTING.match(stripped)
@@ -575,6 +678,8 @@ class _Parser:
                         if candidate.style == "error" and candidate.pid == pid:
                             self._close(candidate, truncated=False)
                             return
+        elif block.style == "asan":
+            self._asan_line(number, block, text, stripped)
         elif stripped.startswith(_SUMMARY):
             self._summary(block, stripped[len(_SUMMARY):].strip())
         elif stripped[-1] == ":" and block.style == "warning" and text.startswith("  ") \
@@ -582,6 +687,18 @@ class _Parser:
             self._add_stack(number, block, stripped[:-1].rstrip())
         elif stripped.startswith(_FAILED_STACK) and block.stacks:
             block.failed.add(id(block.stacks[-1]))
+
+    def _asan_line(self, number: int, block: _Block, text: str, stripped: str) -> None:
+        """AddressSanitizer / LeakSanitizer: stack titles at column 0 ("READ of size 4 at
+        0x... thread T0", "freed by thread T0 here:", "Direct leak of 64 byte(s) in 1
+        object(s) allocated from:"); the SUMMARY line closes the report."""
+        found = P.ASAN_SUMMARY.match(stripped)
+        if found:
+            block.summary = found["summary"]
+            self._close(block, truncated=False)
+        elif not text.startswith(" ") and (stripped.endswith(":")
+                                           or P.ACCESS_TITLE.match(stripped)):
+            self._add_stack(number, block, stripped.rstrip(":").rstrip())
 
     def _frame_line(self, number: int, block: _Block, stripped: str) -> None:
         space = stripped.find(" ")
@@ -635,31 +752,31 @@ class _Parser:
             self.pending = (number, block)
 
     def _go_line(self, number: int, block: _Block, text: str) -> None:
+        """A line of a Go report, told by its shape rather than its indentation (which a
+        paste into Markdown, a book or a doc comment loses or changes): a title ends with
+        ":", a function is "name(...)", its location "file:line +0x..." follows it."""
         stripped = text.strip()
         if not stripped:
             return
-        indent = len(text) - len(text.lstrip())
-        if stripped.startswith("==========") and not stripped.strip("="):
+        if stripped[:1] == "=" and _is_separator(stripped):
             self._close(block, truncated=False)
-        elif indent == 0:
-            if stripped[-1] == ":":
-                self._flush_go_function(number, block)
-                self._add_stack(number, block, stripped[:-1].rstrip())
-        elif indent <= 3:
+            return
+        if block.go_function is not None:
+            frame = _go_frame(block.go_function, stripped)
+            if frame is not None:
+                block.go_function = None
+                self._add_frame(number, block, frame)
+                return
+        if stripped[-1] == ":":
             self._flush_go_function(number, block)
-            if stripped.startswith(_FAILED_STACK):
-                if block.stacks:
-                    block.failed.add(id(block.stacks[-1]))
-            else:
-                block.go_function = stripped
-        elif block.go_function is not None:
-            found = P.GO_LOCATION.match(text)
-            function, block.go_function = block.go_function, None
-            if found:
-                self._add_frame(number, block, Frame(function=function, file=found["file"],
-                                                     line=int(found["line"])))
-            else:
-                self._add_frame(number, block, Frame(function=function))
+            self._add_stack(number, block, stripped[:-1].rstrip())
+        elif stripped.startswith(_FAILED_STACK):
+            self._flush_go_function(number, block)
+            if block.stacks:
+                block.failed.add(id(block.stacks[-1]))
+        elif block.stacks and P.GO_FUNCTION.match(stripped):
+            self._flush_go_function(number, block)
+            block.go_function = stripped
 
     def _flush_go_function(self, number: int, block: _Block) -> None:
         if block.go_function is not None:
@@ -693,13 +810,14 @@ class _Parser:
 
     def _open(self, block: _Block) -> None:
         self.pending = None  # a separator right before a headline opened it
+        block.test = self.test
         for other in list(self.open):
             if other.pid == block.pid and other.prefix == block.prefix:
                 self._close(other, truncated=True)  # the same process cannot print two
         if len(self.open) >= MAX_OPEN_REPORTS:
             self._close(self.open[0], truncated=True)
         self.open.append(block)
-        if block.style != "error":  # a deadly signal is not among the announced warnings
+        if block.style in ("warning", "go"):  # only warnings are among the announced ones
             self.found["go" if block.style == "go" else "tsan"] += 1
 
     def _resolve_pending(self) -> None:
@@ -715,8 +833,11 @@ class _Parser:
             self.pending = None
         self._flush_go_function(block.start, block)
         stacks = [s for s in block.stacks if s.frames or id(s) in block.failed]
-        # TSan prints SUMMARY (print_summary=1, the default) right before the closing line;
-        # a block closed without one was cut. Go's reports have no SUMMARY.
+        # TSan prints SUMMARY (print_summary=1, the default) as the last line before the
+        # closing one: a report that reached it is whole, with or without its closing line
+        # (a report pasted up to its SUMMARY, a log cut right after it); one closed without
+        # it was cut. Go's reports have no SUMMARY: only their closing line ends them.
+        truncated = truncated and block.summary is None
         cut_short = not truncated and block.summary is None and block.style != "go"
         pid = block.pid if block.pid is not None else self.file_pid
         self.out.append(Report(
@@ -731,6 +852,7 @@ class _Parser:
             line=block.start,
             truncated=truncated or cut_short,
             pid=pid,
+            test=block.test,
         ))
         if cut_short:
             self.out.append(Problem(
@@ -738,17 +860,21 @@ class _Parser:
                 f"truncated report: '{block.headline}' closed without its SUMMARY line",
                 self.source, block.start))
         elif truncated:
-            closer = "==PID==ABORTING" if block.style == "error" else "=================="
+            closers = {"error": "==PID==ABORTING", "asan": "SUMMARY"}
+            closer = closers.get(block.style, "==================")
             self.out.append(Problem(
                 ProblemKind.TRUNCATED_REPORT,
                 f"truncated report: '{block.headline}' never reached its closing "
                 f"{closer} line", self.source, block.start))
 
     def _tool(self, block: _Block) -> str:
-        """go-race for Go; else gcc-tsan or clang-tsan by the frames' evidence (module
-        docstring), remembered per process for reports that carry none."""
+        """go-race for Go, clang-asan for AddressSanitizer and LeakSanitizer; else gcc-tsan
+        or clang-tsan by the frames' evidence (module docstring), remembered per process
+        for reports that carry none."""
         if block.style == "go":
             return "go-race"
+        if block.style == "asan":
+            return "clang-asan"
         evidence = block.evidence
         if evidence & _IN_LIBTSAN:
             tool = "gcc-tsan"

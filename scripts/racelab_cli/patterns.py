@@ -33,12 +33,14 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b
 
 # The headline that opens a TSan report, searched from where "WARNING: ThreadSanitizer: "
 # starts (whatever precedes it, e.g. ctest's "3: ", is the block's line prefix):
-# "WARNING: ThreadSanitizer: data race (pid=2839)".
+# "WARNING: ThreadSanitizer: data race (pid=2839)". Whatever follows the first "(pid=N)" is
+# another process's output glued to the line ("(pid=2839)[ 41%] Built target x"), not part
+# of the headline.
 #   headline: what the tool says happened, as printed ("lock-order-inversion (potential
 #             deadlock)"); the kind slug is derived from it.
 #   pid:      the reporting process.
 WARNING_HEADLINE = re.compile(
-    r"WARNING: ThreadSanitizer: (?P<headline>.*?)\s*\(pid=(?P<pid>\d+)\)\s*$")
+    r"WARNING: ThreadSanitizer: (?P<headline>.*?)\s*\(pid=(?P<pid>\d+)\)")
 
 # The headline of a Go race detector report: "WARNING: DATA RACE", alone on its line.
 #   headline: "DATA RACE" (kind data-race by the slug rule).
@@ -54,6 +56,20 @@ SUMMARY = re.compile(r"^\s*SUMMARY: ThreadSanitizer: (?P<summary>.*?)\s*$")
 #   headline: the description after "ThreadSanitizer: ", as printed.
 ERROR_HEADLINE = re.compile(
     r"==(?P<pid>\d+)==ERROR: ThreadSanitizer: (?P<headline>.*?)\s*$")
+
+# The opening of an AddressSanitizer or LeakSanitizer report (the asan preset), searched
+# from its "==PID==": "==14111==ERROR: AddressSanitizer: heap-use-after-free on address
+# 0x6020 at pc 0x56 bp 0x7f sp 0x7f", "==14118==ERROR: LeakSanitizer: detected memory leaks".
+#   pid:      the "==PID==" prefix.
+#   headline: the description after the tool's name, as printed.
+ASAN_HEADLINE = re.compile(
+    r"==(?P<pid>\d+)==ERROR: (?:AddressSanitizer|LeakSanitizer): (?P<headline>.*?)\s*$")
+
+# The SUMMARY line that closes an AddressSanitizer or LeakSanitizer report (what follows it,
+# the shadow bytes, is no part of the report): "SUMMARY: AddressSanitizer: heap-use-after-free
+# /src/x.cc:6:23 in main".
+#   summary: everything after the prefix, kept verbatim.
+ASAN_SUMMARY = re.compile(r"^\s*SUMMARY: AddressSanitizer: (?P<summary>.*?)\s*$")
 
 # A headline that means the process died of a signal (kind "deadly-signal").
 #   signal: the signal name TSan printed ("SEGV", "BUS", "FPE", "ILL", "ABRT", "TRAP").
@@ -107,9 +123,12 @@ ACCESS_TITLE = re.compile(
 LOCK_EDGE_TITLE = re.compile(r"^Mutex \S+ acquired here while holding mutex\b")
 
 # The line the runtime writes into its log at start-up with verbosity=1: the proof that a
-# process was instrumented. "***** Running under ThreadSanitizer v3 (pid 29434) *****".
-#   pid: the instrumented process.
-RUNTIME_STARTED = re.compile(r"\*+ Running under ThreadSanitizer v\d+ \(pid (?P<pid>\d+)\)")
+# process was instrumented. TSan: "***** Running under ThreadSanitizer v3 (pid 29434) *****";
+# ASan: "==29434==AddressSanitizer Init done". Go's race runtime (TSan's, built for Go)
+# writes the very same TSan line with GORACE verbosity=1.
+#   (no groups)
+RUNTIME_STARTED = re.compile(r"\*+ Running under ThreadSanitizer v\d+ \(pid \d+\)"
+                             r"|==\d+==AddressSanitizer Init done")
 
 # The suffix of a log_path file: "tsan.12345" (TSan appends ".PID" to log_path).
 #   pid: the process that wrote the file.
@@ -134,10 +153,13 @@ FRAME = re.compile(r"^\s*#(?P<index>\d+)\s+(?P<body>.*?)\s*$")
 FRAME_PC_PREFIX = re.compile(r"^0x[0-9a-fA-F]+(?:\s+in\b)?\s*")
 
 # The module at the end of a frame body, without the parentheses: "data_race+0xd467f",
-# "libc.so.6+0x27249", "/tmp/x/server+0x12".
-#   module: the module as printed.
+# "libc.so.6+0x27249", "/tmp/x/server+0x12", and on Darwin with the architecture of the
+# image: "libsystem_pthread.dylib:arm64e+0x6f94", "a.out:x86_64+0x100003f54".
+#   module: the module as printed, without the architecture.
+#   arch:   Darwin's architecture suffix, when there is one (dropped).
 #   offset: the hexadecimal offset in it.
-FRAME_MODULE = re.compile(r"^(?P<module>[^()]*?)\+0x(?P<offset>[0-9a-fA-F]+)$")
+FRAME_MODULE = re.compile(r"^(?P<module>[^()]*?)(?::(?P<arch>x86_64h?|i386|arm64(?:e|_32)?"
+                          r"|armv7[sk]?))?\+0x(?P<offset>[0-9a-fA-F]+)$")
 
 # A module or source file that marks GCC's runtime (libtsan.so) rather than clang's static one.
 #   (no groups)
@@ -148,10 +170,17 @@ GCC_TSAN_MODULE = re.compile(r"(?:^|/)libtsan\.so|/libsanitizer/")
 #   (no groups)
 NOT_A_PATH = re.compile(r"[()<>\[\]]")
 
-# The location line under a Go frame: "      /src/x.go:12 +0x44".
+# The location line under a Go frame, matched without its indentation (a paste may have
+# lost it): "/src/x.go:12 +0x44", "_testmain.go:49 +0x2e9".
 #   file: the path.
 #   line: the line number.
-GO_LOCATION = re.compile(r"^\s+(?P<file>\S.*?):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?\s*$")
+GO_LOCATION = re.compile(r"^(?P<file>\S.*?):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?$")
+
+# A Go frame's function line, without its indentation: "main.(*Stats).Hit()",
+# "racelab.test/hits.TestRacyHits.func1()", "main.f(0xc000012345, 0x1)" (older toolchains):
+# a name without blanks or ":" ending in an argument list.
+#   (no groups)
+GO_FUNCTION = re.compile(r"^[^\s:]+\(.*\)$")
 
 # --- Function name normalisation (for fingerprints) --------------------------------------
 
@@ -232,7 +261,7 @@ RUNTIME_FUNCTION = re.compile(
 #   (no groups) the whole (normalised) function name.
 INTERCEPTED_LIBC_FUNCTION = re.compile(
     r"^(?:pthread_\w+|malloc|calloc|realloc|free|posix_memalign|aligned_alloc|memalign"
-    r"|valloc|memcpy|memmove|memset|memcmp|strlen|strcpy|strncpy|strcmp|strncmp|strdup"
+    r"|valloc|memcpy|memmove|memset|memcmp|bcmp|strlen|strcpy|strncpy|strcmp|strncmp|strdup"
     r"|operator new(?:\[\])?|operator delete(?:\[\])?|sleep|usleep|nanosleep|close|read"
     r"|write|send|recv|sendmsg|recvmsg|epoll_wait|poll|select|abort|exit|_exit|raise"
     r"|kill|signal|sigaction|sigsuspend|fork|dlopen|dlclose|atexit)$")
@@ -252,10 +281,13 @@ GO_RUNTIME_FUNCTION = re.compile(r"^(?:runtime|sync|sync/atomic|internal/[\w./]+
 
 # Modules that are the runtime, the C library or the C++ library.
 #   (no groups) searched in the module name as printed ("libstdc++.so.6", "libc.so.6",
-#   "libtsan.so.2", "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libc++.so.1").
+#   "libtsan.so.2", "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libc++.so.1"; on Darwin
+#   "libsystem_pthread.dylib" and the other libsystem_*, "libclang_rt.tsan_osx_dynamic.dylib",
+#   "libc++.1.dylib", "libdyld.dylib" and the loader "dyld").
 RUNTIME_MODULE = re.compile(
     r"(?:^|/)(?:libc|libm|libpthread|libdl|librt|libstdc\+\+|libc\+\+|libc\+\+abi"
-    r"|libgcc_s|libtsan|libasan|libubsan|ld-linux[\w-]*)[.-]")
+    r"|libgcc_s|libtsan|libasan|libubsan|ld-linux[\w-]*|libsystem_\w+|libclang_rt|libdyld)[.-]"
+    r"|(?:^|/)dyld$")
 
 # Source files that belong to the runtime or the standard libraries.
 #   (no groups) searched in the file path: libstdc++ / libc++ headers (".../include/c++/12/",
@@ -279,6 +311,16 @@ KIND_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 #   port: the port it bound.
 LISTENING_LINE = re.compile(
     r"^racelab: listening on (?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:]+):(?P<port>\d+)\s*$")
+
+# What a scenario server prints once its graceful shutdown is over (it then holds, reading
+# stdin, when RACELAB_HOLD_AFTER_SHUTDOWN=1): "racelab: shutdown complete".
+#   (no groups)
+SHUTDOWN_COMPLETE = re.compile(r"^racelab: shutdown complete\s*$")
+
+# A finding a server reports about itself at shutdown (docs/reference.md, "Harness
+# findings"): 'racelab: finding {"kind":"leaked-thread","tid":12,"name":"rl-fetch-3",...}'.
+#   json: the finding, one JSON object.
+SERVER_FINDING = re.compile(r"^racelab: finding (?P<json>\{.*\})\s*$")
 
 # One option in a TSAN_OPTIONS string ("halt_on_error=0 log_path='/tmp/x y'"); the
 # sanitizer runtime separates options by blanks, ':' or ','.

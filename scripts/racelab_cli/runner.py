@@ -34,7 +34,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
-from . import collect, frames, judge, procs, stacks
+from . import collect, harness, judge, procs, stacks
 from . import patterns as P
 from .model import (Baseline, Invariant, InvariantCheck, LoadResult, Problem, ProblemKind,
                     Report, Results, RunOutcome, Scenario, ScenarioResult, SuppressionFile,
@@ -42,6 +42,7 @@ from .model import (Baseline, Invariant, InvariantCheck, LoadResult, Problem, Pr
 from .progress import Progress
 
 LOAD_DRIVER = "racelab-load"
+HOLD_ENV = "RACELAB_HOLD_AFTER_SHUTDOWN"
 INVARIANT_TIMEOUT_S = 10.0
 
 
@@ -60,6 +61,7 @@ class RunConfig:
     suppressions: SuppressionFile | None = None  # applied by racelab to the findings
     baseline: Baseline | None = None  # known findings: status "known", not "new"
     today: date = field(default_factory=date.today)
+    sanitizer: str = "tsan"           # the build the servers come from: tsan or asan
 
 
 # --- Running everything --------------------------------------------------------------------
@@ -176,13 +178,14 @@ def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
                                         f"missing executable {binary} (build it, or check "
                                         "--build-dir)"))
             return
-    env = collect.instrumented_env(config.env, run.log_dir)
+    env = collect.instrumented_env(config.env, run.log_dir, config.sanitizer)
+    env[HOLD_ENV] = "1"  # wait on stdin after shutdown, so leaked threads can be read
     name = server.name
     with open(run.log_dir / "server.stderr", "wb") as stderr:
         try:
             proc = subprocess.Popen(
                 [str(server), "--port", "0", "--threads", str(scenario.server.io_threads)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
                 start_new_session=True)
         except OSError as err:
             run.problems.append(Problem(ProblemKind.CANNOT_START,
@@ -204,11 +207,12 @@ def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
             _record_hang(proc.pid, f"{name} under load outlived the load deadline", run)
         if run.load is not None and proc.poll() is None:
             run.invariants = [_check_invariant(i, host, port, run) for i in scenario.invariants]
-            run.harness_reports.extend(_violation(c) for c in run.invariants if not c.held)
-            growth = _thread_growth(scenario, run.load)
+            run.harness_reports.extend(harness.invariant_violation(c) for c in run.invariants
+                                       if not c.held)
+            growth = harness.thread_growth(scenario, run.load)
             if growth is not None:
                 run.harness_reports.append(growth)
-        _stop(proc, name, config.stop_timeout_s, run, expects_hang)
+        _stop(proc, name, config.stop_timeout_s, run, expects_hang, reader)
     finally:
         if proc.poll() is None:  # only after an unexpected exception above
             procs.kill_group(proc)
@@ -375,35 +379,39 @@ def _holds(op: str, observed: int, expected: int) -> bool:
     return observed >= expected
 
 
-def _violation(check: InvariantCheck) -> Report:
-    """A harness finding (tool racelab) for a broken invariant."""
-    invariant = check.invariant
-    return Report(kind="invariant-violation",
-                  headline=f"invariant violated: {invariant.description}",
-                  tool="racelab",
-                  summary=(f"invariant-violation: GET {invariant.path} gave {check.observed}, "
-                           f"expected {invariant.op.replace('_', ' ')} {check.expected}"),
-                  stacks=[], top_frame=None,
-                  fingerprint=frames.harness_fingerprint("invariant-violation",
-                                                         invariant.description),
-                  source="racelab")
-
-
 # --- Stopping ------------------------------------------------------------------------------
 
-def _thread_growth(scenario: Scenario, load: LoadResult) -> Report | None:
-    """A `thread-growth` finding when the sampled peak passed the pair's bound."""
-    bound, peak = scenario.max_peak_threads, load.peak_threads
-    if bound is None or peak is None or peak <= bound:
-        return None
-    return Report(kind="thread-growth",
-                  headline=f"thread growth: peak {peak} threads, bound {bound}",
-                  tool="racelab",
-                  summary=f"thread-growth: the server peaked at {peak} threads under load, "
-                          f"more than its bound of {bound}",
-                  stacks=[], top_frame=None,
-                  fingerprint=frames.harness_fingerprint("thread-growth", scenario.name),
-                  source="racelab")
+def _release(proc: subprocess.Popen) -> None:
+    """Close the server's stdin: a server holding after shutdown exits."""
+    if proc.stdin is not None:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+
+
+def shutdown_findings(lines: Sequence[str], pid: int, held: bool,
+                      run: RunOutcome) -> list[Report]:
+    """The server's own findings at shutdown, as racelab findings; a leaked thread gets
+    its stack from gdb while the server holds."""
+    found = []
+    for line in lines:
+        match = P.SERVER_FINDING.match(line)
+        if match is None:
+            continue
+        try:
+            data = json.loads(match["json"])
+        except ValueError:
+            run.problems.append(Problem(ProblemKind.LOAD_FAILED,
+                                        f"unreadable server finding: {line[:200]}"))
+            continue
+        if isinstance(data, dict) and isinstance(data.get("kind"), str):
+            found.append(data)
+    captured = None
+    if held and any(d["kind"] == "leaked-thread" for d in found):
+        captured = stacks.capture(pid)
+        stacks.write(captured, run.log_dir / "stacks.txt")
+    return [harness.server_report(d, captured) for d in found]
 
 
 def _record_hang(pid: int, what: str, run: RunOutcome) -> None:
@@ -415,17 +423,24 @@ def _record_hang(pid: int, what: str, run: RunOutcome) -> None:
 
 
 def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome,
-          expects_hang: bool = False) -> None:
-    """SIGTERM, wait, classify the exit; when it does not exit: its stacks (a `hang`
-    finding), SIGKILL, and a problem unless the scenario expects the hang."""
+          expects_hang: bool, reader: "_LineReader") -> None:
+    """SIGTERM; read what the server found at shutdown (`racelab: finding {...}` lines)
+    and, while it holds after "racelab: shutdown complete", the stacks of the threads it
+    left behind; release it (close stdin), wait, classify the exit. When it does not exit:
+    its stacks (a `hang` finding), SIGKILL, and a problem unless the scenario expects it."""
     exited_early = proc.poll() is not None
     if not exited_early:
         try:
             proc.send_signal(signal.SIGTERM)
         except ProcessLookupError:
             pass
+        deadline = time.monotonic() + timeout_s
+        held = reader.wait_for(P.SHUTDOWN_COMPLETE, timeout_s)
+        run.harness_reports.extend(shutdown_findings(reader.lines_seen(), proc.pid,
+                                                     held is not None, run))
+        _release(proc)
         try:
-            proc.wait(timeout=timeout_s)
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             what = f"{name} did not exit within {timeout_s:g}s of SIGTERM"
             _record_hang(proc.pid, what, run)
@@ -435,9 +450,9 @@ def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome,
             return
     run.exit_status, run.signal = collect.split_returncode(proc.returncode)
     outcome = collect.exit_problems(name, run.exit_status, run.signal, [], [], server=True)
-    run.problems.extend(p for p in outcome.problems
-                        if p.kind != ProblemKind.TSAN_EXIT_WITHOUT_REPORT)
-    if exited_early and not outcome.problems:
+    crashed = [p for p in outcome.problems if p.kind != ProblemKind.TSAN_EXIT_WITHOUT_REPORT]
+    run.problems.extend(crashed)
+    if exited_early and not crashed:  # even with exit 66: a server must wait for SIGTERM
         run.problems.append(Problem(ProblemKind.EARLY_EXIT,
                                     f"{name} exited on its own (status {run.exit_status}) "
                                     "before SIGTERM"))
@@ -454,6 +469,7 @@ class _LineReader:
         self._copy_to = copy_to
         self._lines: queue.Queue[Any] = queue.Queue()
         self.saw_eof = False  # wait_for reached the end of the output
+        self._seen: list[str] = []  # every line wait_for consumed, in order
         self._thread = threading.Thread(target=self._pump, name="racelab-stdout", daemon=True)
         self._thread.start()
 
@@ -484,9 +500,14 @@ class _LineReader:
                 self.saw_eof = True
                 self._lines.put(self._EOF)  # later waits see the end too
                 return None
+            self._seen.append(line)
             match = pattern.match(line)
             if match:
                 return match
+
+    def lines_seen(self) -> list[str]:
+        """The lines wait_for has read so far."""
+        return list(self._seen)
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ def run(out: Path, env: Mapping[str, str]) -> CheckOutcome:
     """Build and gate both programs under OUT/self-check/."""
     folder = out / "self-check"
     folder.mkdir(parents=True, exist_ok=True)
-    cxx = env.get("CXX") or DEFAULT_CXX
+    cxx = env.get("CXX") or (DEFAULT_CXX if shutil.which(DEFAULT_CXX) else "c++")
     flags = shlex.split(env.get("CXXFLAGS") or DEFAULT_FLAGS)
     link = shlex.split(env.get("LDFLAGS") or "")
     lines = [f"racelab: self-check: {cxx} {' '.join(flags)}"]

@@ -5,6 +5,7 @@ Every wait on a child process has a deadline (subprocess timeouts); nothing slee
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -117,6 +118,37 @@ def fake_tree(tmp_path: Path) -> FakeTree:
     (tree.root / "scenarios").mkdir(parents=True)
     tree.install("fake_load.py", "racelab-load")
     return tree
+
+
+# --- Tools from the npm registry, installed into build/npm (git-ignored) on first use
+
+NPM_PREFIX = REPO / "build" / "npm"
+NPM_INSTALL_DEADLINE_S = 900
+
+
+def npm_install(package: str, installed: Path) -> str | None:
+    """Install `package` ("name@version") into build/npm unless `installed`, a file it
+    brings, is there already. None when it is there; else why it could not be installed."""
+    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
+    with open(NPM_PREFIX / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs must not install at once
+        if installed.exists():
+            return None
+        npm = shutil.which("npm")
+        if npm is None:
+            return f"npm is needed to install {package} (Debian: apt-get install npm)"
+        try:
+            done = subprocess.run([npm, "install", "--prefix", str(NPM_PREFIX), "--no-audit",
+                                   "--no-fund", package], capture_output=True, text=True,
+                                  timeout=NPM_INSTALL_DEADLINE_S, stdin=subprocess.DEVNULL,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            return f"npm install {package} took more than {NPM_INSTALL_DEADLINE_S}s"
+        if done.returncode != 0 or not installed.exists():
+            tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+            return f"npm install {package} failed (status {done.returncode}): " + \
+                " / ".join(tail)
+    return None
 
 
 # --- JSON Schemas (docs/schemas): every JSON output the tests read is checked against its own

@@ -91,6 +91,14 @@ def test_parse_json_lists_truncation_in_errors_and_exits_2() -> None:
     assert error["line"] == 2 and "truncated" in error["message"]
 
 
+def test_parse_report_that_reached_its_summary_is_whole_and_exits_0() -> None:
+    done = run_racelab("parse", "--json", str(DATA / "tsan_heap_use_after_free_pasted.txt"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = assert_schema(json.loads(done.stdout))
+    assert [r["kind"] for r in data["reports"]] == ["heap-use-after-free"]
+    assert data["errors"] == []
+
+
 def test_parse_exits_2_for_a_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.log"
     done = run_racelab("parse", str(DATA / "tsan_data_race.txt"), str(missing))

@@ -1,6 +1,7 @@
 """`racelab gate` end to end: fake gated processes (tests/fakes/tsan_process.py) that write
-real TSan logs (data_suppressions/, see its README) into the log_path they are given, and
-one real program built with clang++-14 -fsanitize=thread. Exit codes 0/1/2, results.json.
+real TSan logs (data_suppressions/, see its README) into the log_path they are given, one
+real program built with clang++-14 -fsanitize=thread, and `go test -race` on a small Go
+module (data/go/). Exit codes 0/1/2, results.json.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import FAKES, read_results, run_racelab
-from racelab_cli import frames, parse
+from conftest import DATA, FAKES, read_results, run_racelab
+from racelab_cli import deps, frames, parse
 
 FAKE = FAKES / "tsan_process.py"
 SUPP = Path(__file__).resolve().parent / "data_suppressions"
@@ -300,6 +302,17 @@ def test_gate_logs_ties_reports_to_the_suppressions_that_match_them(tmp_path: Pa
     assert "racelab: suppressed by race:BumpHits: data-race" in done.stdout
 
 
+def test_gate_logs_of_go_test_json_name_the_test_of_each_finding(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copyfile(DATA / "go_test_json_race.txt", logs / "go-test.json")
+    out = tmp_path / "out"
+    done = run_racelab("gate", "--logs", str(logs), "--out", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    [finding] = results(out)["findings"]
+    assert (finding["tool"], finding["tests"]) == ("go-race", ["TestRacyHits"])
+
+
 def test_gate_logs_passes_on_logs_without_reports(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -397,8 +410,7 @@ def test_gate_of_true_exits_2_no_instrumented_process(tmp_path: Path) -> None:
     out = tmp_path / "out"
     done = gate(out, "--", "true")
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "no instrumented process ran: true left no 'Running under ThreadSanitizer' mark" \
-        in done.stderr
+    assert "no instrumented process ran: true left no sanitizer start-up mark" in done.stderr
     data = results(out)
     assert (data["verdict"], data["instrumented"]) == ("error", 0)
 
@@ -460,3 +472,83 @@ def test_gate_trusts_the_frames_of_a_symbolized_report(tmp_path: Path) -> None:
     done = gate(out, "--", *fake("--log", str(TWO_RACES), "--exit", "66"))
     assert done.returncode == 1
     assert {f["frames_unreliable"] for f in results(out)["findings"]} == {None}
+
+
+# --- A Go module under go test -race -------------------------------------------------------
+
+GO_DEADLINE_S = 900  # the first -race build compiles the standard library (minutes on 2 cores)
+
+
+@dataclass
+class GoModule:
+    root: Path              # a copy of data/go/
+    env: dict[str, str]     # GOCACHE and GOPATH of their own, nothing from the network
+
+
+@pytest.fixture(scope="module")
+def go_module(tmp_path_factory: pytest.TempPathFactory) -> GoModule:
+    """data/go/ copied out of the tree, with a Go toolchain (installed from Debian's
+    golang-go when missing, as `racelab test` does; skipped only when that cannot be)."""
+    if shutil.which("go") is None:
+        try:
+            deps.ensure(("golang-go",), say=lambda _text: None)
+        except deps.DepsError as err:
+            pytest.skip(f"go is not installed and cannot be installed here: {err}")
+        if shutil.which("go") is None:
+            pytest.skip("go is not installed and golang-go did not provide it")
+    home = tmp_path_factory.mktemp("go")
+    root = home / "hits"
+    shutil.copytree(DATA / "go", root)
+    env = {**os.environ, "GOCACHE": str(home / "cache"), "GOPATH": str(home / "gopath"),
+           "GOFLAGS": "", "GOPROXY": "off", "GOENV": "off", "GOTOOLCHAIN": "local"}
+    env.pop("GORACE", None)
+    return GoModule(root, env)
+
+
+def go_gate(module: GoModule, out: Path, *go_test: str) -> subprocess.CompletedProcess:
+    """`racelab gate ... -- go test -count=1 GO_TEST... ./...` in the module (-count=1: a
+    cached result runs no process, so it would leave no proof)."""
+    return run_racelab("gate", "--out", str(out), "--", "go", "test", "-count=1",
+                       *go_test, "./...", cwd=module.root, env=module.env,
+                       timeout=GO_DEADLINE_S)
+
+
+def test_gate_go_test_race_finds_the_racy_test_as_a_go_race_finding(
+        go_module: GoModule, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = go_gate(go_module, out, "-race", "-run", "TestRacyHits")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "race detected during execution of test" in done.stdout
+    data = results(out)
+    assert (data["verdict"], data["instrumented"]) == ("fail", 1)
+    [finding] = data["findings"]
+    assert (finding["kind"], finding["tool"], finding["status"]) == (
+        "data-race", "go-race", "new")
+    top = finding["top_frame"]
+    assert (top["function"], top["file"], top["line"]) == (
+        "racelab.test/hits.(*Racy).Hit()", str(go_module.root / "hits.go"), 15)
+    [log] = data["gate"]["log_files"]
+    assert log.startswith("logs/gate/tsan.")  # GORACE's log_path: the gate's own folder
+    assert finding["source"] == log
+    assert "racelab: new: data-race x1 at racelab.test/hits.(*Racy).Hit " in done.stdout
+    for name in ("summary.md", "junit.xml", "results.sarif", "index.html"):
+        assert (out / name).is_file(), name
+
+
+def test_gate_go_test_race_passes_the_clean_test(go_module: GoModule, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = go_gate(go_module, out, "-race", "-v", "-run", "TestGuardedHits")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "hits_test.go:38: hits: 4" in done.stdout  # it ran, and did its work
+    data = results(out)
+    assert (data["verdict"], data["findings"], data["instrumented"]) == ("pass", [], 1)
+
+
+def test_gate_go_test_without_race_is_not_instrumented(go_module: GoModule,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = go_gate(go_module, out, "-run", "TestGuardedHits")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no instrumented process ran: go left no sanitizer start-up mark" \
+        in done.stderr
+    assert (results(out)["verdict"], results(out)["instrumented"]) == ("error", 0)

@@ -98,3 +98,18 @@ def test_gate_refuses_a_malformed_shard(tmp_path: Path, text: str) -> None:
     done = run_racelab("gate", "--out", str(tmp_path), "--shard", text, "--", "ctest")
     assert done.returncode == 2
     assert "--shard" in done.stderr
+
+
+def test_gate_passes_a_baselined_race_under_ctest(tmp_path: Path, ctest) -> None:
+    # TSan's exitcode would make ctest call the test failed; racelab leaves a test's status
+    # to the test (exitcode=0) and judges the race from the logs, so a known race passes.
+    env, _ran = ctest({"Counter.Races": ["--log", RACE, "--exit-from-tsan-options"]})
+    first = gate(tmp_path / "first", env)
+    assert first.returncode == 1, first.stdout + first.stderr
+    baseline = tmp_path / "baseline.json"
+    update = run_racelab("baseline", "update", str(tmp_path / "first" / "results.json"),
+                         "--baseline", str(baseline), "--reason", "known, tracked")
+    assert update.returncode == 0, update.stderr
+    done = gate(tmp_path / "second", env, "--baseline", str(baseline))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [f["status"] for f in read_results(tmp_path / "second")["findings"]] == ["known"]

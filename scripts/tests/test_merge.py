@@ -100,3 +100,15 @@ def test_merge_names_a_file_that_is_not_results(tmp_path: Path) -> None:
     done = run_racelab("merge", str(bad), "--out", str(tmp_path / "m"))
     assert done.returncode == 2
     assert f"{bad}: not a racelab.results/1 results.json" in done.stderr
+
+
+def test_merge_refuses_shards_that_do_not_make_a_whole(tmp_path: Path) -> None:
+    env = ctest_env(tmp_path, {f"Suite.T{i}": [] for i in range(4)})
+    parts = []
+    for k in (1, 3):
+        out = tmp_path / f"shard{k}"
+        run_racelab("gate", "--out", str(out), "--shard", f"{k}/3", "--", "ctest", env=env)
+        parts.append(str(out / "results.json"))
+    done = run_racelab("merge", *parts, parts[0], "--out", str(tmp_path / "m"))
+    assert done.returncode == 2
+    assert "the shards do not make a whole of 3: missing 2/3; repeated 1/3" in done.stderr

@@ -290,6 +290,27 @@ def test_parse_clang_data_race_without_symbols() -> None:
     assert report.stacks[2].frames[0].function == "pthread_create"
 
 
+def test_parse_darwin_frames_with_null_lines_and_architecture_suffixes() -> None:
+    # macOS prints a function without a known file as "f <null>:NNNN" (a bogus line) and
+    # each module with its architecture ("libsystem_pthread.dylib:arm64e+0x...").
+    report = only_report("tsan_data_race_darwin.txt")
+    darwin_src = "/work/wt-parse/scripts/tests/data/src/"
+    assert (report.kind, report.tool, report.pid) == ("data-race", "clang-tsan", 31806)
+    assert report.top_frame == Frame("(anonymous namespace)::WriterBeta()",
+                                     darwin_src + "data_race.cc", 17, 55, "data_race")
+    creation = report.stacks[2].frames
+    assert creation[0] == Frame("pthread_create", None, None, None, "data_race")
+    assert creation[1].function.startswith("std::thread::_M_start_thread(")
+    assert (creation[1].file, creation[1].line, creation[1].module) == (
+        None, None, "libc++.1.dylib")
+    assert creation[2].module == "libsystem_pthread.dylib"
+    thread_start = report.stacks[0].frames[7]
+    assert thread_start == Frame("<null>", None, None, None, "libc++.1.dylib")
+    assert thread_start.offset == 0xd44a2
+    assert not any(":" in (f.module or "") for s in report.stacks for f in s.frames)
+    assert report.fingerprint == only_report("tsan_data_race.txt").fingerprint
+
+
 def test_parse_gcc_data_race_without_symbols() -> None:
     report = only_report("gcc_tsan_data_race_stripped.txt")
     assert_report(report, kind="data-race", headline="data race", tool="gcc-tsan",
@@ -756,7 +777,7 @@ def test_parse_different_bugs_have_different_fingerprints() -> None:
     names = [p.name for p in sorted(DATA.glob("tsan_*.txt"))
              if not any(w in p.name for w in ("truncated", "beta_first", "rebuilt", "_ci",
                                               "gitlab", "syslog", "one_stack", "interleaved",
-                                              "symbolize0"))]
+                                              "symbolize0", "pasted", "glued", "darwin"))]
     seen: dict[str, str] = {}
     for name in names:
         for report in reports_of(name):
@@ -905,6 +926,13 @@ def test_normalize_function_strips_noise(raw: str, normal: str) -> None:
     (Frame("sync.(*WaitGroup).Add()", "/usr/lib/go/src/sync/waitgroup.go", 80), True),
     (Frame("testing.tRunner()", "/usr/lib/go/src/testing/testing.go", 1446), True),
     (Frame("main.main.func1()", "/src/x.go", 12), False),
+    # Darwin: the system libraries, the dynamic TSan runtime and the loader
+    (Frame("_pthread_start", None, None, None, "libsystem_pthread.dylib"), True),
+    (Frame("<null>", None, None, None, "libsystem_pthread.dylib", 0x6f94), True),
+    (Frame("__tsan::MemoryAccess(__tsan::ThreadState*)", None, None, None,
+           "libclang_rt.tsan_osx_dynamic.dylib"), True),
+    (Frame("start", None, None, None, "dyld"), True),
+    (Frame("<null>", None, None, None, "a.out", 0x3f54), False),
 ])
 def test_runtime_frames_are_recognised(frame: Frame, runtime: bool) -> None:
     assert frame_rules.is_runtime_frame(frame) is runtime
@@ -957,3 +985,27 @@ def test_parse_frame_with_a_non_ascii_digit_in_its_line_keeps_the_report() -> No
                                                    1)
     result = parse.parse_text(text, "t")
     assert [r.kind for r in result.reports] == ["data-race"]
+
+
+def test_parse_asan_heap_use_after_free() -> None:
+    report = only_report("asan_heap_use_after_free.txt")
+    assert_report(report, kind="heap-use-after-free",
+                  headline="heap-use-after-free on address 0x602000000010 at pc "
+                           "0x5618693dd5a6 bp 0x7ffeb0361cc0 sp 0x7ffeb0361cb8",
+                  tool="clang-asan",
+                  summary=f"heap-use-after-free {SRC}heap_use_after_free_asan.cc:6:23 in main",
+                  titles=["READ of size 4 at 0x* thread T0", "freed by thread T0 here",
+                          "previously allocated by thread T0 here"],
+                  top=("main", "heap_use_after_free_asan.cc", 6, 23))
+
+
+def test_parse_lsan_detected_memory_leaks() -> None:
+    # LeakSanitizer's report ends at its SUMMARY: no ABORTING line follows.
+    result = parse.parse_text(data_text("lsan_detected_memory_leaks.txt"), "lsan.14118")
+    assert result.errors == []
+    [report] = result.reports
+    assert (report.kind, report.tool, report.summary) == (
+        "detected-memory-leaks", "clang-asan", "64 byte(s) leaked in 1 allocation(s).")
+    assert [s.title for s in report.stacks] == [
+        "Direct leak of 64 byte(s) in 1 object(s) allocated from"]
+    assert report.top_frame is not None and report.top_frame.function == "main"

@@ -18,7 +18,7 @@ from racelab_cli.model import ParseResult
 
 SAMPLES = {p.name: p.read_bytes().decode("utf-8") for p in sorted(DATA.glob("*.txt"))}
 SAMPLE_LINES = [line for text in SAMPLES.values() for line in text.split("\n")]
-TOOLS = {"clang-tsan", "gcc-tsan", "go-race"}
+TOOLS = {"clang-tsan", "gcc-tsan", "go-race", "clang-asan"}
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

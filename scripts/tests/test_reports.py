@@ -310,3 +310,11 @@ def test_the_results_schema_refuses_what_the_contract_forbids() -> None:
     data["scenarios"] = []
     with pytest.raises(AssertionError):
         assert_schema(data)  # a run and a gate at once
+
+
+def test_index_html_links_each_pair_to_its_sources_report_and_verdict() -> None:
+    text = html_page.render(run_results(), context())
+    assert '<a href="#scenario-counter">counter</a>' in text
+    assert '<h3 id="scenario-counter">counter</h3>' in text
+    assert '<a href="#finding-1">its report</a>' in text and 'id="finding-1"' in text
+    assert 'class="badge error">error</span>' in text

@@ -405,3 +405,34 @@ def test_run_reports_thread_growth_past_the_bound_as_a_finding(fake_tree: FakeTr
     assert (growth["kind"], growth["summary"]) == (
         "thread-growth", "thread-growth: the server peaked at 6 threads under load, more "
                          "than its bound of 5")
+
+
+def test_run_reads_what_the_server_found_at_shutdown_with_the_leaked_stack(
+        fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario(fixed="leaky_server.py")
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 1, done.stdout + done.stderr
+    findings = {f["kind"]: f for f in results(fake_tree)["findings"]}
+    assert set(findings) == {"leaked-thread", "lost-job", "lost-cancellation"}
+    leaked = findings["leaked-thread"]
+    assert leaked["summary"].startswith("leaked-thread: thread 'rl-fetch-3' (tid ")
+    assert leaked["stacks"] and "(tid=" in leaked["stacks"][0]["title"], \
+        "the leaked thread's own stack, read while the server held"
+    assert findings["lost-job"]["summary"] == \
+        "lost-job: webhook: 2 job(s) accepted and never run"
+    assert findings["lost-cancellation"]["summary"] == (
+        "lost-cancellation: report: 7 unit(s) of work done after the request was "
+        "cancelled, up to 850 ms after")
+    assert results(fake_tree)["scenarios"][0]["fixed"]["exit_status"] == 0
+
+
+def test_run_exits_2_when_a_bad_server_reports_and_dies_mid_load(fake_tree: FakeTree) -> None:
+    # Its report is in the log and it exited 66, but it never waited for SIGTERM: a crash,
+    # not a reproduction.
+    fake_tree.add_scenario()
+    (fake_tree.bin / "racelab-load.kill-server").write_text("")
+    done = fake_tree.run("--variant", "bad")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert reason_lines(done.stdout) == [
+        "racelab: counter: error: bad: counter_bad exited on its own (status 66) before "
+        "SIGTERM"]

@@ -8,23 +8,19 @@ into build/npm (git-ignored) the first time, so the suite works on a fresh machi
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import FAKES, REPO, run_racelab
+from conftest import FAKES, NPM_PREFIX, REPO, npm_install, run_racelab
 
-NPM_PREFIX = REPO / "build" / "npm"
 MULTITOOL_PACKAGE = "@microsoft/sarif-multitool@5.7.0"
 MULTITOOL = NPM_PREFIX / "node_modules" / "@microsoft" / "sarif-multitool-linux" / \
     "Sarif.Multitool"
-INSTALL_DEADLINE_S = 900
 VALIDATE_DEADLINE_S = 300
 SUPP = Path(__file__).resolve().parent / "data_suppressions"
 RECORDED_ROOT = "/work/main/"  # where data_suppressions/src was when its logs were recorded
@@ -33,18 +29,11 @@ RECORDED_ROOT = "/work/main/"  # where data_suppressions/src was when its logs w
 @pytest.fixture(scope="session")
 def sarif_multitool() -> Path:
     """Microsoft's SARIF validator, installed into build/npm when missing."""
-    NPM_PREFIX.mkdir(parents=True, exist_ok=True)
-    with open(NPM_PREFIX / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs must not install at once
-        if not os.access(MULTITOOL, os.X_OK):
-            npm = shutil.which("npm")
-            assert npm, "npm is needed to install the SARIF validator (Debian: apt-get " \
-                        "install npm)"
-            subprocess.run([npm, "install", "--prefix", str(NPM_PREFIX), "--no-audit",
-                            "--no-fund", MULTITOOL_PACKAGE], check=True,
-                           timeout=INSTALL_DEADLINE_S, stdin=subprocess.DEVNULL)
-            # npm may skip the package's postinstall (chmod u+x): do it ourselves.
-            MULTITOOL.chmod(MULTITOOL.stat().st_mode | 0o111)
+    trouble = npm_install(MULTITOOL_PACKAGE, MULTITOOL)
+    assert trouble is None, trouble
+    # npm may skip the package's postinstall (chmod u+x): do it ourselves.
+    if not os.access(MULTITOOL, os.X_OK):
+        MULTITOOL.chmod(MULTITOOL.stat().st_mode | 0o111)
     return MULTITOOL
 
 

@@ -1,4 +1,5 @@
-"""TSAN_OPTIONS as `racelab run` and `racelab gate` set them (docs/reference.md, "TSAN_OPTIONS")."""
+"""TSAN_OPTIONS and GORACE as `racelab run` and `racelab gate` set them (docs/reference.md,
+"TSAN_OPTIONS and GORACE")."""
 
 from __future__ import annotations
 
@@ -50,6 +51,27 @@ def test_tsan_options_keep_the_users_suppressions_and_print_their_matches(
 def test_tsan_options_quote_paths_with_separators(tmp_path: Path) -> None:
     options = tsan_env.tsan_options(tmp_path / "a b:c" / "tsan", None, symbolizers=())
     assert f'log_path="{tmp_path / "a b:c" / "tsan"}"' in options
+
+
+def test_gorace_keeps_user_keys_and_ours_win(tmp_path: Path) -> None:
+    options = tsan_env.gorace_options(tmp_path / "tsan",
+                                      "halt_on_error=1 atexit_sleep_ms=0,strip_path_prefix=/src")
+    assert options == (f"halt_on_error=0 atexit_sleep_ms=0 strip_path_prefix=/src "
+                       f"log_path={tmp_path / 'tsan'} exitcode=66 verbosity=1")
+    assert "verbosity=2" in tsan_env.gorace_options(tmp_path / "tsan", "verbosity=2").split()
+    quoted = tsan_env.gorace_options(tmp_path / "a b" / "tsan", None)
+    assert quoted.startswith(f'log_path="{tmp_path / "a b" / "tsan"}" ')
+
+
+def test_instrumented_env_points_go_programs_at_the_same_folder(tmp_path: Path) -> None:
+    env = collect.instrumented_env({"GORACE": "history_size=3 log_path=/elsewhere"}, tmp_path)
+    options = tsan_env.parse_options(env["GORACE"])
+    assert options == {"history_size": "3", "log_path": str(tmp_path / "tsan"),
+                       "halt_on_error": "0", "exitcode": "66", "verbosity": "1"}
+    assert f"log_path={tmp_path / 'tsan'}" in env["TSAN_OPTIONS"].split()
+    under_ctest = collect.instrumented_env({}, tmp_path, report_exit_code=0)
+    assert tsan_env.parse_options(under_ctest["GORACE"])["exitcode"] == "0"
+    assert "GORACE" not in collect.instrumented_env({}, tmp_path, sanitizer="asan")
 
 
 def test_the_pipeline_uses_the_shared_tsan_options() -> None:

@@ -5,15 +5,18 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
 namespace racelab::http {
 
 namespace {
 
 constexpr std::size_t kMaxAddressText = INET6_ADDRSTRLEN - 1;  // 45
-// An X-Forwarded-For item with its optional whitespace; longer is malformed.
-// Bounding it bounds the work on a header of any length.
-constexpr std::size_t kMaxItemText = kMaxAddressText + 16;
+// An X-Forwarded-For item with its brackets, port and optional whitespace;
+// longer is malformed. Bounding it bounds the work on a header of any length.
+constexpr std::size_t kMaxItemText = kMaxAddressText + 24;
 constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
@@ -26,10 +29,47 @@ std::string_view Trim(std::string_view s) {
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A port: 1 to 5 digits, at most 65535.
+bool IsPort(std::string_view s) {
+  if (!IsDigits(s) || s.size() > 5) return false;
+  int port = 0;
+  for (char c : s) port = port * 10 + (c - '0');
+  return port <= 65535;
+}
+
+// An address as proxies and peers give it, the port dropped: "192.0.2.1",
+// "192.0.2.1:4711", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:443".
+std::optional<IpAddress> ParseHost(std::string_view text) {
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty() && !(rest.front() == ':' && IsPort(rest.substr(1)))) return std::nullopt;
+    const std::optional<IpAddress> address = IpAddress::Parse(text.substr(1, close - 1));
+    if (!address || address->is_v4()) return std::nullopt;  // brackets hold IPv6 only
+    return address;
+  }
+  const std::size_t colon = text.find(':');
+  if (colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos) {
+    // One colon: IPv4 with a port (an IPv6 address has two or more).
+    if (!IsPort(text.substr(colon + 1))) return std::nullopt;
+    const std::optional<IpAddress> address = IpAddress::Parse(text.substr(0, colon));
+    if (!address || !address->is_v4()) return std::nullopt;
+    return address;
+  }
+  return IpAddress::Parse(text);
+}
+
 // The client in X-Forwarded-For: walking from the right, the first address
-// that is not a trusted proxy, or the leftmost if all are. nullopt if an
-// item on the way is malformed or the walk is too long.
+// that is not a trusted proxy, or the leftmost if all are. Empty items are
+// skipped. nullopt if an item on the way is malformed or the walk is too
+// long (empty items count towards it).
 std::optional<IpAddress> FromForwardedFor(std::string_view xff, const TrustedProxies& trusted) {
+  std::optional<IpAddress> leftmost;
   std::size_t end = xff.size();
   for (int hop = 0; hop < kMaxForwardedHops; ++hop) {
     std::size_t start = end;
@@ -37,11 +77,14 @@ std::optional<IpAddress> FromForwardedFor(std::string_view xff, const TrustedPro
       --start;
       if (end - start > kMaxItemText) return std::nullopt;  // overlong
     }
-    const std::optional<IpAddress> address = IpAddress::Parse(Trim(xff.substr(start, end - start)));
-    if (!address) return std::nullopt;  // garbage, port, empty item...
-    if (!trusted.contains(*address)) return address;
-    if (start == 0) return address;  // every hop is ours: the leftmost
-    end = start - 1;                 // before the comma
+    if (const std::string_view item = Trim(xff.substr(start, end - start)); !item.empty()) {
+      const std::optional<IpAddress> address = ParseHost(item);
+      if (!address) return std::nullopt;  // garbage, a bad port, a zone...
+      if (!trusted.contains(*address)) return address;
+      leftmost = address;
+    }
+    if (start == 0) return leftmost;  // every hop is ours: the leftmost
+    end = start - 1;                  // before the comma
   }
   return std::nullopt;  // more hops than we would ever deploy
 }
@@ -111,11 +154,15 @@ std::optional<IpNetwork> IpNetwork::Parse(std::string_view cidr, std::string* er
     if (prefix < 96) return fail("an IPv4-mapped block needs a prefix of 96 or more");
     prefix -= 96;
   }
+  return Containing(*address, prefix);
+}
+
+IpNetwork IpNetwork::Containing(const IpAddress& address, int prefix) {
   IpNetwork network;
-  network.base_ = *address;
-  network.prefix_ = prefix;
+  network.base_ = address;
+  network.prefix_ = std::clamp(prefix, 0, address.v4_ ? 32 : 128);
   // Clear the host bits.
-  for (int bit = prefix; bit < 128; ++bit) {
+  for (int bit = network.prefix_; bit < 128; ++bit) {
     network.base_.bytes_[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
   }
   return network;
@@ -163,28 +210,49 @@ bool TrustedProxies::contains(const IpAddress& address) const noexcept {
                      [&](const IpNetwork& n) { return n.contains(address); });
 }
 
-// ---- ClientIp -------------------------------------------------------------
+// ---- ClientIpResolver ------------------------------------------------------
 
-std::optional<IpAddress> ClientIp(std::string_view peer, const ForwardedHeaders& headers,
-                                  const TrustedProxies& trusted) {
-  const std::optional<IpAddress> peer_address = IpAddress::Parse(Trim(peer));
-  if (!peer_address) return std::nullopt;
-  if (!trusted.contains(*peer_address)) return peer_address;  // headers are the client's
-  if (const std::string_view xff = Trim(headers.x_forwarded_for); !xff.empty()) {
-    const std::optional<IpAddress> client = FromForwardedFor(xff, trusted);
-    return client ? client : peer_address;
+std::string_view HeaderName(ForwardedHeader header) {
+  switch (header) {
+    case ForwardedHeader::kXForwardedFor: return "X-Forwarded-For";
+    case ForwardedHeader::kXRealIp: return "X-Real-IP";
   }
-  if (const std::string_view real = Trim(headers.x_real_ip); !real.empty()) {
-    const std::optional<IpAddress> client = IpAddress::Parse(real);
-    return client ? client : peer_address;
-  }
-  return peer_address;
+  return "X-Forwarded-For";
 }
 
-std::string ClientIpKey(std::string_view peer, const ForwardedHeaders& headers,
-                        const TrustedProxies& trusted) {
-  const std::optional<IpAddress> client = ClientIp(peer, headers, trusted);
-  return client ? client->ToString() : std::string(peer);
+ClientIpResolver::ClientIpResolver(Options options) : options_(std::move(options)) {
+  if (options_.ipv6_prefix < 32 || options_.ipv6_prefix > 128) {
+    throw std::invalid_argument("ClientIpResolver: ipv6_prefix " +
+                                std::to_string(options_.ipv6_prefix) + " is outside 32..128");
+  }
+}
+
+std::optional<IpAddress> ClientIpResolver::Client(const Request& request) const {
+  return Client(request.peer_address, request.header_list(HeaderName(options_.header)));
+}
+
+std::optional<IpAddress> ClientIpResolver::Client(std::string_view peer,
+                                                  std::string_view forwarded) const {
+  const std::optional<IpAddress> peer_address = ParseHost(Trim(peer));
+  if (!peer_address) return std::nullopt;
+  if (!options_.trusted.contains(*peer_address)) return peer_address;  // not our proxy
+  forwarded = Trim(forwarded);
+  if (forwarded.empty()) return peer_address;
+  const std::optional<IpAddress> client = options_.header == ForwardedHeader::kXForwardedFor
+                                              ? FromForwardedFor(forwarded, options_.trusted)
+                                              : ParseHost(forwarded);  // one line, one address
+  return client ? client : peer_address;
+}
+
+std::string ClientIpResolver::Key(const Request& request) const {
+  return Key(request.peer_address, request.header_list(HeaderName(options_.header)));
+}
+
+std::string ClientIpResolver::Key(std::string_view peer, std::string_view forwarded) const {
+  const std::optional<IpAddress> client = Client(peer, forwarded);
+  if (!client) return std::string(peer);
+  if (client->is_v4()) return client->ToString();
+  return IpNetwork::Containing(*client, options_.ipv6_prefix).ToString();
 }
 
 }  // namespace racelab::http

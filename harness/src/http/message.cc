@@ -35,7 +35,19 @@ std::string_view FindHeader(const std::vector<Header>& headers, std::string_view
   return {};
 }
 
+std::string JoinHeaders(const std::vector<Header>& headers, std::string_view name) {
+  std::string list;
+  for (const Header& h : headers) {
+    if (!EqualsIgnoreCase(h.name, name)) continue;
+    if (!list.empty()) list += ", ";
+    list += h.value;
+  }
+  return list;
+}
+
 std::string_view Request::header(std::string_view name) const { return FindHeader(headers, name); }
+
+std::string Request::header_list(std::string_view name) const { return JoinHeaders(headers, name); }
 
 std::string_view Request::query_param(std::string_view key) const {
   std::string_view rest = query;

@@ -1,5 +1,6 @@
 #include "racelab/http/router.h"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
@@ -16,6 +17,15 @@ void Router::Get(std::string path, Handler handler) {
 
 void Router::Post(std::string path, Handler handler) {
   Handle(Method::kPost, std::move(path), std::move(handler));
+}
+
+void Router::AfterShutdown(std::function<void()> fn) { after_shutdown_.push_back(std::move(fn)); }
+
+std::vector<std::function<void()>> Router::TakeAfterShutdown() {
+  std::vector<std::function<void()>> hooks = std::move(after_shutdown_);
+  after_shutdown_.clear();
+  std::reverse(hooks.begin(), hooks.end());
+  return hooks;
 }
 
 Response Router::Dispatch(const Request& request, RequestContext& context) const {

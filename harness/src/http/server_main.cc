@@ -2,7 +2,8 @@
 //
 // SIGTERM and SIGINT are blocked in every thread (the mask is set before the
 // first thread starts and is inherited) and taken by sigwait on the main
-// thread, so no code runs in signal context.
+// thread, so no code runs in signal context. The router's AfterShutdown
+// hooks run once the server is done with every request.
 #include <pthread.h>
 #include <signal.h>
 
@@ -10,7 +11,10 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "racelab/base/thread_name.h"
 #include "racelab/http/server.h"
@@ -21,9 +25,40 @@ namespace racelab::http {
 namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitStuck = 3;
+
+sigset_t StopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
+// Runs the scenario's AfterShutdown hooks when RunServerMain returns, however
+// it returns (a usage or bind error too: the scenario's threads run already).
+class AfterShutdownHooks {
+ public:
+  explicit AfterShutdownHooks(std::vector<std::function<void()>> hooks)
+      : hooks_(std::move(hooks)) {}
+  ~AfterShutdownHooks() {
+    for (const auto& fn : hooks_) fn();
+  }
+  AfterShutdownHooks(const AfterShutdownHooks&) = delete;
+  AfterShutdownHooks& operator=(const AfterShutdownHooks&) = delete;
+
+ private:
+  std::vector<std::function<void()>> hooks_;  // in the order to run them
+};
+
 }  // namespace
 
+void BlockStopSignals() {
+  const sigset_t signals = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
 int RunServerMain(int argc, char** argv, Router router) {
+  const AfterShutdownHooks after_shutdown(router.TakeAfterShutdown());
   ServerOptions options;
   long long drain_ms = options.drain_timeout.count();
   long long read_ms = options.read_timeout.count();
@@ -47,11 +82,7 @@ int RunServerMain(int argc, char** argv, Router router) {
   options.read_timeout = std::chrono::milliseconds(read_ms);
 
   SetCurrentThreadName("rl-main");
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  BlockStopSignals();
   signal(SIGPIPE, SIG_IGN);
 
   AddBuiltinRoutes(router);
@@ -66,6 +97,7 @@ int RunServerMain(int argc, char** argv, Router router) {
   std::printf("racelab: listening on %s:%u\n", options.host.c_str(), static_cast<unsigned>(port));
   std::fflush(stdout);
 
+  const sigset_t stop_signals = StopSignals();
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   std::fprintf(stderr, "racelab: %s received, shutting down\n",
@@ -83,7 +115,7 @@ int RunServerMain(int argc, char** argv, Router router) {
     std::fflush(stderr);
     std::_Exit(kExitStuck);  // io threads are stuck in handlers; exit() would race them
   }
-  NoteGracefulShutdown();  // main's ShutdownCheck runs now
+  NoteGracefulShutdown();  // main runs its ShutdownCheck after the AfterShutdown hooks
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "racelab/base/thread_name.h"
 #include "racelab/sync/mutex.h"
@@ -131,8 +132,15 @@ class Timers {
 // The shared state of one context (not of Background(), which has none).
 class State : public std::enable_shared_from_this<State> {
  public:
-  State(std::shared_ptr<State> parent, std::optional<Clock::time_point> deadline, Clock clock)
-      : parent_(std::move(parent)), deadline_(deadline), clock_(clock), serial_(NextSerial()) {}
+  // `unlink_at_deadline`: the deadline is the child's own (earlier than its
+  // parent's), so it must leave its parent when the deadline passes.
+  State(std::shared_ptr<State> parent, std::optional<Clock::time_point> deadline, Clock clock,
+        bool unlink_at_deadline)
+      : parent_(std::move(parent)),
+        deadline_(deadline),
+        clock_(clock),
+        serial_(NextSerial()),
+        unlink_at_deadline_(unlink_at_deadline) {}
 
   ~State() RACELAB_EXCLUDES(mu_) {
     CallbackHandle link;
@@ -204,33 +212,25 @@ class State : public std::enable_shared_from_this<State> {
     MutexLock lock(mu_);
     if (fired_ || Done()) return 0;
     const std::uint64_t id = next_id_++;
-    callbacks_.emplace(id, std::move(fn));
-    if (arm && deadline_ && !armed_) {
-      // Under mu_, so a concurrent Cancel() sees armed_ only once the timer
-      // holds the entry and its removal cannot come first (lock order:
-      // State::mu_ before the timer's lock; no timer holds its own lock
-      // while calling into a State).
-      try {
-        if (clock_.is_fake()) {
-          fake_timer_ = clock_.AddFakeTimer(
-              *deadline_, [weak = weak_from_this()] { FireDeadline(weak.lock()); });
-          *due = fake_timer_ == 0;  // the clock got there since Done() looked
-        } else {
-          Timers::Instance().Add(TimerKey(), weak_from_this());
-        }
-      } catch (...) {
-        fn = std::move(callbacks_[id]);
-        callbacks_.erase(id);
-        throw;
-      }
-      armed_ = !*due;
+    arm = arm && deadline_.has_value();
+    callbacks_.emplace(id, Callback{std::move(fn), arm});
+    if (!arm) return id;
+    ++armed_callbacks_;
+    try {
+      ArmLocked(due);
+    } catch (...) {
+      fn = std::move(callbacks_[id].fn);
+      callbacks_.erase(id);
+      --armed_callbacks_;
+      throw;
     }
     return id;
   }
 
   // What a deadline timer does: cancels with kDeadlineExceeded; a callback's
-  // exception is printed (nobody called a CancelFunc to receive it).
-  static void FireDeadline(const std::shared_ptr<State>& state) {
+  // exception is printed (nobody called a CancelFunc to receive it). Takes
+  // its own reference: a callback may drop every other owner of the state.
+  static void FireDeadline(std::shared_ptr<State> state) {
     if (state == nullptr) return;
     try {
       state->Cancel(ContextErr::kDeadlineExceeded, {});
@@ -246,7 +246,14 @@ class State : public std::enable_shared_from_this<State> {
 
   bool Stop(std::uint64_t id) RACELAB_EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    if (callbacks_.erase(id) > 0) return true;
+    if (auto it = callbacks_.find(id); it != callbacks_.end()) {
+      if (it->second.armed) --armed_callbacks_;
+      callbacks_.erase(it);
+      // Nothing awaits the deadline any more: off the timer, so that
+      // rl-ctx-timer exits when no other context needs it.
+      if (armed_ && !NeedsTimerLocked()) DisarmLocked();
+      return true;
+    }
     if (running_id_ == id && running_thread_ != std::this_thread::get_id()) {
       changed_.Wait(lock, [&]() RACELAB_REQUIRES(mu_) { return running_id_ != id; });
     }
@@ -254,17 +261,24 @@ class State : public std::enable_shared_from_this<State> {
   }
 
   // Called once, right after construction, with the registration of this
-  // child in its parent.
-  void SetParentLink(CallbackHandle link) RACELAB_EXCLUDES(mu_) {
+  // child in its parent. A child with a deadline of its own goes on the
+  // timer, whose Cancel() at the deadline unlinks it (Go's child timer).
+  static void SetParentLink(const std::shared_ptr<State>& child, CallbackHandle link)
+      RACELAB_EXCLUDES(child->mu_) {
+    bool due = false;
     {
-      MutexLock lock(mu_);
-      if (!fired_) {
-        parent_link_ = std::move(link);
-        return;
+      MutexLock lock(child->mu_);
+      if (child->fired_) return;  // the parent was canceled meanwhile: drop `link`
+      child->parent_link_ = std::move(link);
+      if (child->unlink_at_deadline_) {
+        if (child->PastDeadline()) {
+          due = true;
+        } else {
+          child->ArmLocked(&due);
+        }
       }
     }
-    // Canceled already (the parent was canceled meanwhile): `link` is
-    // dropped here, outside mu_.
+    if (due) FireDeadline(child);
   }
 
   void CancelFromParent() {
@@ -295,9 +309,15 @@ class State : public std::enable_shared_from_this<State> {
       fake_timer = fake_timer_;
     }
     changed_.NotifyAll();
-    RunCallbacks();
+    std::exception_ptr error;
+    try {
+      RunCallbacks();
+    } catch (...) {
+      error = std::current_exception();  // rethrown once the context is tidy
+    }
     link.stop();  // children that are done leave their parent
     if (armed) Disarm(fake_timer);
+    if (error) std::rethrow_exception(error);
   }
 
  private:
@@ -310,7 +330,38 @@ class State : public std::enable_shared_from_this<State> {
 
   Timers::Key TimerKey() const { return {*deadline_, serial_}; }
 
-  // Takes the deadline off its timer (called outside mu_).
+  // Whether a deadline must run Cancel() on time: a callback awaits it, or
+  // the child must leave its parent then.
+  bool NeedsTimerLocked() const RACELAB_REQUIRES(mu_) {
+    return armed_callbacks_ > 0 || unlink_at_deadline_;
+  }
+
+  // Puts the deadline on its timer unless it is there already. Under mu_,
+  // so a concurrent Cancel() sees armed_ only once the timer holds the
+  // entry and its removal cannot come first (lock order: State::mu_ before
+  // the timer's lock; no timer holds its own lock while calling into a
+  // State). Sets *due when a fake clock is at the deadline already: the
+  // caller then fires it, outside any lock.
+  void ArmLocked(bool* due) RACELAB_REQUIRES(mu_) {
+    if (armed_) return;
+    if (clock_.is_fake()) {
+      fake_timer_ =
+          clock_.AddFakeTimer(*deadline_, [weak = weak_from_this()] { FireDeadline(weak.lock()); });
+      *due = fake_timer_ == 0;  // the clock got there since Done() looked
+    } else {
+      Timers::Instance().Add(TimerKey(), weak_from_this());
+    }
+    armed_ = !*due;
+  }
+
+  // Takes the deadline off its timer while the context stays live. Under
+  // mu_, so that a later ArmLocked() (same timer key) cannot come first.
+  void DisarmLocked() RACELAB_REQUIRES(mu_) {
+    armed_ = false;
+    Disarm(std::exchange(fake_timer_, 0));
+  }
+
+  // Takes the deadline off its timer.
   void Disarm(std::uint64_t fake_timer) {
     if (clock_.is_fake()) {
       clock_.RemoveFakeTimer(fake_timer);
@@ -333,7 +384,8 @@ class State : public std::enable_shared_from_this<State> {
         auto it = callbacks_.begin();
         running_id_ = it->first;
         running_thread_ = std::this_thread::get_id();
-        fn = std::move(it->second);
+        fn = std::move(it->second.fn);
+        if (it->second.armed) --armed_callbacks_;
         callbacks_.erase(it);
       }
       try {
@@ -350,6 +402,7 @@ class State : public std::enable_shared_from_this<State> {
   const std::optional<Clock::time_point> deadline_;  // effective (min with parent's)
   const Clock clock_;                                // deadline_ is an instant of it
   const std::uint64_t serial_;                       // makes the timer key unique
+  const bool unlink_at_deadline_;                    // see the constructor
   // The verdict, set once (compare-exchange from kNone), by Cancel() under
   // mu_ or by the first observer of a passed deadline. Atomic so done() is
   // one load; mutable because observing a deadline records it.
@@ -362,7 +415,12 @@ class State : public std::enable_shared_from_this<State> {
   bool armed_ RACELAB_GUARDED_BY(mu_) = false;            // in Timers, or on the fake clock
   std::uint64_t fake_timer_ RACELAB_GUARDED_BY(mu_) = 0;  // the fake clock's timer id
   std::string cause_ RACELAB_GUARDED_BY(mu_);
-  std::map<std::uint64_t, std::function<void()>> callbacks_ RACELAB_GUARDED_BY(mu_);
+  struct Callback {
+    std::function<void()> fn;
+    bool armed = false;  // a user callback that the deadline must run on time
+  };
+  std::map<std::uint64_t, Callback> callbacks_ RACELAB_GUARDED_BY(mu_);
+  std::size_t armed_callbacks_ RACELAB_GUARDED_BY(mu_) = 0;  // of callbacks_
   std::uint64_t next_id_ RACELAB_GUARDED_BY(mu_) = 1;
   std::uint64_t running_id_ RACELAB_GUARDED_BY(mu_) = 0;  // 0: none running
   std::thread::id running_thread_ RACELAB_GUARDED_BY(mu_);
@@ -412,14 +470,17 @@ struct Access {
     if (up && up->deadline() && (!deadline || *up->deadline() < *deadline)) {
       deadline = up->deadline();
     }
-    auto state = std::make_shared<State>(up, deadline, clock);
+    // Go arms a child's timer only when its own deadline comes first; a
+    // child of Background() has no parent to leave.
+    const bool unlink_at_deadline = up && own && deadline == own;
+    auto state = std::make_shared<State>(up, deadline, clock, unlink_at_deadline);
     if (up) {
       std::function<void()> link = [weak = std::weak_ptr<State>(state)] {
         if (std::shared_ptr<State> child = weak.lock()) child->CancelFromParent();
       };
       bool due = false;  // never set: a link is not armed
       if (const std::uint64_t id = up->Register(link, /*arm=*/false, &due); id != 0) {
-        state->SetParentLink(CallbackHandle(up, id));
+        State::SetParentLink(state, CallbackHandle(up, id));
       } else {
         state->CancelFromParent();  // the parent is done already
       }
@@ -441,7 +502,6 @@ struct Access {
   }
 
   static State* Of(const Context& ctx) { return ctx.state_.get(); }
-  static State* Of(const CancelFunc& cancel) { return cancel.state_.get(); }
 };
 
 namespace {
@@ -550,8 +610,11 @@ CallbackHandle Context::on_done(std::function<void()> fn) const {
 }
 
 void CancelFunc::operator()(std::string cause) const {
-  if (context_internal::State* s = Access::Of(*this)) {
-    s->Cancel(ContextErr::kCanceled, std::move(cause));
+  // A callback may drop the last owners of the context, this CancelFunc
+  // among them: the copy keeps the state alive until Cancel() returns, and
+  // nothing below touches *this.
+  if (std::shared_ptr<context_internal::State> state = state_) {
+    state->Cancel(ContextErr::kCanceled, std::move(cause));
   }
 }
 

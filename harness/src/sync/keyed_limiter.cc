@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <boost/container_hash/hash.hpp>
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -42,6 +44,29 @@ Clock::duration TimeToFull(double tokens, const KeyLimits& l) {
   return Clock::duration(static_cast<std::int64_t>(ns));
 }
 
+// t + d, or time_point::max() when that does not fit (d kInfDuration: never).
+Clock::time_point SaturatingAdd(Clock::time_point t, Clock::duration d) {
+  if (d >= Clock::time_point::max() - t) return Clock::time_point::max();
+  return t + d;
+}
+
+// Drawn once per process, so that where a key lands (its shard, its slot)
+// cannot be computed from outside: an attacker cannot pick keys that pile
+// up in one shard or one probe run.
+std::size_t ProcessSeed() {
+  static const std::size_t seed = [] {
+    std::random_device device;
+    return (static_cast<std::size_t>(device()) << 32) ^ device();
+  }();
+  return seed;
+}
+
+std::uint64_t KeyHash(std::string_view key) {
+  std::size_t h = ProcessSeed();
+  boost::hash_range(h, key.begin(), key.end());
+  return h;
+}
+
 int ShardCount(int requested, std::size_t max_keys) {
   unsigned n = std::bit_ceil(static_cast<unsigned>(std::clamp(requested, 1, 1024)));
   while (n > 1 && n > max_keys) n /= 2;
@@ -64,23 +89,24 @@ std::string_view ToString(DecisionReason reason) {
 
 struct KeyedLimiter::Entry {
   Entry(std::string_view k, KeyLimits l, Clock clock, Clock::time_point seen)
-      : key(k), limits(l), bucket(l.limit, l.burst, clock), last_seen(seen) {}
+      : key(k), limits(l), bucket(l.limit, l.burst, clock), last_seen(seen), full_at(seen) {}
 
-  // Whether forgetting this entry loses nothing worth keeping at t: it has
-  // been idle for idle_ttl, or its bucket is full again (as a new one would
-  // be). Else sets *wait to the time until it will be.
-  bool Forgettable(Clock::time_point t, Clock::duration idle_ttl, Clock::duration* wait) {
-    const Clock::duration idle = t - last_seen;
-    const Clock::duration to_full = TimeToFull(bucket.tokens_at(std::max(t, last_seen)), limits);
-    if (idle >= idle_ttl || to_full == Clock::duration::zero()) return true;
-    *wait = std::min(idle_ttl - idle, to_full);
+  // Whether forgetting this entry at t loses nothing: its bucket is full
+  // again, as a new one would be. Idleness alone is not enough: an idle
+  // bucket that has not refilled would come back full, handing out tokens
+  // the limit never allowed. Else sets *wait to the time until it will be.
+  bool Forgettable(Clock::time_point t, Clock::duration* wait) const {
+    if (full_at <= t) return true;
+    *wait = full_at == Clock::time_point::max() ? kInfDuration : full_at - t;
     return false;
   }
 
   const std::string key;
   const KeyLimits limits;
   TokenBucket bucket;
-  Clock::time_point last_seen;  // guarded by the shard's mutex
+  // Guarded by the shard's mutex, as the bucket's state they mirror.
+  Clock::time_point last_seen;
+  Clock::time_point full_at;  // when the bucket is full again (max: never)
 };
 
 namespace {
@@ -111,9 +137,11 @@ class EntryTable {
   }
 
   // Looks at up to `budget` entries, from where the last call stopped, and
-  // erases the first for which forget(entry) is true; returns whether it did.
+  // erases the first for which forget(entry) is true; returns whether it
+  // did. Sets *all when it looked at every entry.
   template <typename Forget>
-  bool EraseOneOf(std::size_t budget, Forget forget) {
+  bool EraseOneOf(std::size_t budget, Forget forget, bool* all) {
+    *all = size_ <= budget;
     for (std::size_t n = 0; n < slots_.size() && budget > 0; ++n) {
       cursor_ = Next(cursor_);
       if (!slots_[cursor_].entry) continue;
@@ -186,7 +214,8 @@ class EntryTable {
   std::size_t cursor_ = 0;
 };
 
-// Entries looked at for a slot when a new key arrives at the cap.
+// Entries looked at in each shard for a slot when a new key arrives at the
+// cap (every shard is visited, so up to 16 x shards in all).
 constexpr std::size_t kEvictionBudget = 16;
 
 }  // namespace
@@ -198,6 +227,7 @@ struct alignas(64) KeyedLimiter::Shard {
   static Decision Take(Entry& e, Clock::time_point t) {
     e.last_seen = std::max(e.last_seen, t);
     const TokenBucket::Take take = e.bucket.take_n(t, 1);
+    e.full_at = SaturatingAdd(e.last_seen, TimeToFull(take.tokens, e.limits));
     Decision d;
     d.allowed = take.allowed;
     d.limit = e.limits.limit;
@@ -209,23 +239,33 @@ struct alignas(64) KeyedLimiter::Shard {
     return d;
   }
 
-  // At the cap: erases an entry with nothing left to remember, looking at
-  // up to kEvictionBudget of them. Else sets *wait to the soonest time one
-  // of them will be, and returns false.
-  bool MakeRoomLocked(Clock::time_point t, Clock::duration idle_ttl, Clock::duration* wait)
-      RACELAB_REQUIRES(mu) {
-    *wait = idle_ttl;  // also when the other shards hold every slot
-    return table.EraseOneOf(kEvictionBudget, [&](Entry& e) {
-      Clock::duration until = kInfDuration;
-      if (e.Forgettable(t, idle_ttl, &until)) return true;
-      *wait = std::min(*wait, until);
-      return false;
-    });
+  // At the cap: erases an entry of this shard with nothing left to
+  // remember, looking at up to kEvictionBudget of them. Else lowers *wait
+  // to the soonest time one of them will be, clears *all unless it looked
+  // at every entry, and returns false.
+  bool EvictOne(Clock::time_point t, Clock::duration* wait, bool* all) RACELAB_EXCLUDES(mu) {
+    MutexLock lock(mu);
+    bool looked_at_all = false;
+    const bool evicted = table.EraseOneOf(
+        kEvictionBudget,
+        [&](const Entry& e) {
+          Clock::duration until = kInfDuration;
+          if (e.Forgettable(t, &until)) return true;
+          *wait = std::min(*wait, until);
+          return false;
+        },
+        &looked_at_all);
+    *all = *all && looked_at_all;
+    return evicted;
   }
 
+  // Entries idle for idle_ttl whose bucket is full again.
   std::size_t EvictStale(Clock::time_point now, Clock::duration idle_ttl) RACELAB_EXCLUDES(mu) {
     MutexLock lock(mu);
-    return table.EraseIf([&](const Entry& e) { return now - e.last_seen >= idle_ttl; });
+    return table.EraseIf([&](const Entry& e) {
+      Clock::duration unused;
+      return now - e.last_seen >= idle_ttl && e.Forgettable(now, &unused);
+    });
   }
 
   Mutex mu;
@@ -266,6 +306,10 @@ KeyLimits KeyedLimiter::LimitsFor(std::string_view key) const {
 
 Decision KeyedLimiter::allow(std::string_view key) { return allow_at(key, options_.clock.now()); }
 
+int KeyedLimiter::shard_of(std::string_view key) const {
+  return static_cast<int>(&ShardFor(KeyHash(key)) - shards_.get());
+}
+
 Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
   if (key.size() > options_.max_key_bytes) {
     Decision d;
@@ -274,7 +318,7 @@ Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
     d.limit = Sanitized(options_.limits).limit;
     return d;
   }
-  const std::uint64_t hash = std::hash<std::string_view>{}(key);
+  const std::uint64_t hash = KeyHash(key);
   Shard& shard = ShardFor(hash);
   {
     MutexLock lock(shard.mu);
@@ -282,19 +326,39 @@ Decision KeyedLimiter::allow_at(std::string_view key, Clock::time_point t) {
   }
   // A new key: resolve its limits without holding the lock (user code).
   const KeyLimits limits = LimitsFor(key);
-  MutexLock lock(shard.mu);
-  if (Entry* e = shard.table.Find(hash, key)) return Shard::Take(*e, t);  // created meanwhile
-  // A free slot, or else the slot of an entry of this shard that can go.
-  Clock::duration wait{0};
-  if (!ReserveSlot() && !shard.MakeRoomLocked(t, options_.idle_ttl, &wait)) {
+  // A free slot, or else the slot of an entry that can go, in any shard.
+  // No shard lock is held here: taking a slot locks other shards.
+  Clock::duration wait = kInfDuration;
+  if (!ReserveSlot() && !TakeSlotOfForgettable(t, &wait)) {
     Decision d;
     d.reason = DecisionReason::kOverCapacity;
     d.retry_after = max_keys_ == 0 ? kRetryNever : RetryAfter(wait);
     d.limit = limits.limit;
     return d;
   }
+  MutexLock lock(shard.mu);
+  if (Entry* e = shard.table.Find(hash, key)) {        // created meanwhile
+    entries_.fetch_sub(1, std::memory_order_relaxed);  // the slot is not needed
+    return Shard::Take(*e, t);
+  }
   Entry* e = shard.table.Insert(hash, std::make_unique<Entry>(key, limits, options_.clock, t));
   return Shard::Take(*e, t);
+}
+
+bool KeyedLimiter::TakeSlotOfForgettable(Clock::time_point t, Clock::duration* wait) {
+  // Every shard in turn, from a cursor shared by all callers, so the
+  // entries of the whole table take turns, wherever their keys hash to.
+  const std::size_t start = sweep_.fetch_add(1, std::memory_order_relaxed);
+  bool looked_at_all = true;
+  for (int i = 0; i < shard_count_; ++i) {
+    Shard& shard =
+        shards_[(start + static_cast<std::size_t>(i)) % static_cast<std::size_t>(shard_count_)];
+    // The evicted entry's slot passes to the caller: entries_ is unchanged.
+    if (shard.EvictOne(t, wait, &looked_at_all)) return true;
+  }
+  // Nothing looked at will ever be forgettable, but something unseen may.
+  if (*wait == kInfDuration && !looked_at_all) *wait = options_.idle_ttl;
+  return false;
 }
 
 bool KeyedLimiter::ReserveSlot() {

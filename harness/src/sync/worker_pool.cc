@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <stdexcept>
 #include <thread>
@@ -72,7 +73,11 @@ class WorkerPool::Impl {
   explicit Impl(Options options);
 
   SubmitResult Submit(pool_internal::Job& job, const Context* ctx);
-  PoolShutdown Shutdown(std::chrono::steady_clock::time_point deadline);
+  // How the pool's context ends: when the deadline passes (shutdown()), or
+  // at once, before the drain (the destructor).
+  enum class Cancel { kAtDeadline, kFirst };
+  PoolShutdown Shutdown(std::chrono::steady_clock::time_point deadline,
+                        Cancel cancel = Cancel::kAtDeadline);
   PoolStats Stats() const;
   const Context& context() const noexcept { return ctx_; }
   int workers() const noexcept { return static_cast<int>(threads_.size()); }
@@ -90,15 +95,32 @@ class WorkerPool::Impl {
     std::atomic<std::uint32_t> running{0};
   };
 
+  // A submitter blocked on a full queue, in line in waiters_.
+  struct Waiter {
+    explicit Waiter(pool_internal::Job& j) : job(j) {}
+    pool_internal::Job& job;
+    PoolStatus status = PoolStatus::kFull;  // kFull: still in line
+    JobId id = 0;
+    CondVar served;  // status changed
+  };
+  // Whether an enqueue queues behind the blocked submitters (a submit or
+  // try_submit) or serves them (ServeWaitersLocked, on their behalf).
+  enum class Line { kBehindWaiters, kForWaiter };
+
   SubmitResult SubmitBlocking(pool_internal::Job& job, const Context& ctx)
       RACELAB_EXCLUDES(space_mu_, mu_);
-  PoolStatus TryEnqueue(pool_internal::Job& job, JobId* id) RACELAB_EXCLUDES(mu_);
+  PoolStatus TryEnqueue(pool_internal::Job& job, JobId* id, Line line) RACELAB_EXCLUDES(mu_);
   bool TryDequeue(pool_internal::Job* job, JobId* id);
   void WakeWorker() RACELAB_EXCLUDES(mu_);
-  void WakeSubmitters() RACELAB_EXCLUDES(space_mu_);
+  // Enqueues the jobs of blocked submitters, first come first served, while
+  // there is room (or marks them kShutdown once intake stopped).
+  void ServeWaitersLocked() RACELAB_REQUIRES(space_mu_);
+  void ServeWaiters() RACELAB_EXCLUDES(space_mu_);
   bool Park() RACELAB_EXCLUDES(mu_);
   void WorkerLoop(int index) RACELAB_EXCLUDES(mu_);
   void Run(pool_internal::Job& job, JobId id, WorkerCounters& counters);
+  // cancel_(cause); a callback's exception is printed, never thrown.
+  void CancelContext(const char* cause);
   std::size_t Index(std::uint64_t pos) const noexcept {
     return pow2_ ? static_cast<std::size_t>(pos & (ring_ - 1))
                  : static_cast<std::size_t>(pos % ring_);
@@ -110,7 +132,6 @@ class WorkerPool::Impl {
   // lap n" and "free for lap n+1" would carry the same sequence number).
   const std::size_t ring_;
   const bool pow2_;
-  const std::size_t space_threshold_;  // wake submitters once this many slots are free
   const RetryPolicy retry_;
   const std::function<void(const JobFailure&)> on_failure_;
   Context ctx_;        // set by the constructor, before any worker starts
@@ -125,8 +146,9 @@ class WorkerPool::Impl {
   alignas(64) std::atomic<std::uint64_t> head_{0};
   // Workers parked (or about to park); a submit wakes one only if > 0.
   alignas(64) std::atomic<int> idle_{0};
-  // Submitters waiting for room; a worker wakes them only if > 0.
-  alignas(64) std::atomic<int> space_waiters_{0};
+  // waiters_.size(), for the lock-free paths: a submit that sees it > 0
+  // queues behind them; a worker that frees a slot serves them if > 0.
+  alignas(64) std::atomic<std::size_t> waiting_{0};
   std::atomic<bool> abort_{false};  // shutdown's deadline passed: take no more
   std::atomic<std::uint64_t> rejected_{0};
 
@@ -141,10 +163,9 @@ class WorkerPool::Impl {
   PoolShutdown result_ RACELAB_GUARDED_BY(mu_);
   std::uint64_t not_run_ RACELAB_GUARDED_BY(mu_) = 0;
 
-  // Parking for submitters blocked on a full queue.
+  // Submitters blocked on a full queue, in arrival order (Go's sendq).
   Mutex space_mu_;
-  CondVar space_;  // space_epoch_ moved
-  std::uint64_t space_epoch_ RACELAB_GUARDED_BY(space_mu_) = 0;
+  std::deque<Waiter*> waiters_ RACELAB_GUARDED_BY(space_mu_);
 
   std::vector<std::thread> threads_;  // written by the constructor only
 };
@@ -158,7 +179,6 @@ WorkerPool::Impl::Impl(Options options)
     : cap_(CheckedCapacity(options.queue_capacity)),
       ring_(std::max<std::size_t>(cap_, 2)),
       pow2_((ring_ & (ring_ - 1)) == 0),
-      space_threshold_(std::max<std::size_t>(1, cap_ / 2)),
       retry_(options.retry),
       on_failure_(std::move(options.on_failure)),
       slots_(std::make_unique<Slot[]>(ring_)) {
@@ -197,21 +217,26 @@ SubmitResult WorkerPool::Impl::Submit(pool_internal::Job& job, const Context* ct
     return {StatusFor<PoolStatus>(ctx->err())};
   }
   JobId id = 0;
-  const PoolStatus s = TryEnqueue(job, &id);
+  const PoolStatus s = TryEnqueue(job, &id, Line::kBehindWaiters);
   if (s == PoolStatus::kOk) return {s, id};
   if (s == PoolStatus::kFull && ctx != nullptr) return SubmitBlocking(job, *ctx);
   CountRejected();
   return {s};
 }
 
-PoolStatus WorkerPool::Impl::TryEnqueue(pool_internal::Job& job, JobId* id) {
+PoolStatus WorkerPool::Impl::TryEnqueue(pool_internal::Job& job, JobId* id, Line line) {
   std::uint64_t pos = tail_.load(std::memory_order_relaxed);
   Slot* slot;
   for (;;) {
     if ((pos & kClosedBit) != 0) return PoolStatus::kShutdown;
+    // Blocked submitters first: a free slot is theirs (a worker is about to
+    // hand it over), so the queue is full for everyone else.
+    if (line == Line::kBehindWaiters && waiting_.load(std::memory_order_seq_cst) > 0) {
+      return PoolStatus::kFull;
+    }
     slot = &slots_[Index(pos)];
-    // seq_cst: a blocked submitter's re-check pairs with the worker's
-    // seq_cst release of the slot (see WakeSubmitters).
+    // seq_cst: a blocked submitter's first look pairs with the worker's
+    // seq_cst release of the slot (see TryDequeue).
     const std::uint64_t seq = slot->seq.load(std::memory_order_seq_cst);
     const auto diff = static_cast<std::int64_t>(seq - pos);
     if (diff == 0) {
@@ -264,24 +289,14 @@ bool WorkerPool::Impl::TryDequeue(pool_internal::Job* job, JobId* id) {
     }
   }
   *job = std::move(slot->job);
-  // Frees the slot for the submit one lap later. seq_cst: pairs with a
-  // blocked submitter's registration (space_waiters_) and re-check.
+  // Frees the slot for the submit one lap later. seq_cst, with the load of
+  // waiting_ after it (Dekker with SubmitBlocking, which counts itself in
+  // waiting_ and then looks at the slot): either the submitter's look sees
+  // the free slot, or we see it waiting and hand it the slot. Every freed
+  // slot serves one waiter, at once.
   slot->seq.store(pos + ring_, std::memory_order_seq_cst);
   *id = pos + 1;
-  if (space_waiters_.load(std::memory_order_seq_cst) > 0) {
-    // Free room is measured from the CURRENT head (seq_cst), not from our
-    // pos: the slot a submitter waits for may be freed by us last, after
-    // another worker drained the rest. If that worker missed the
-    // registration, its head CAS precedes the registration, which precedes
-    // our seq store, so this load sees the drained head and we wake it.
-    const std::uint64_t head = head_.load(std::memory_order_seq_cst);
-    const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~kClosedBit;
-    const std::uint64_t queued = tail > head ? tail - head : 0;
-    if (cap_ - std::min<std::uint64_t>(cap_, queued) >= space_threshold_ &&
-        space_waiters_.exchange(0, std::memory_order_seq_cst) > 0) {
-      WakeSubmitters();
-    }
-  }
+  if (waiting_.load(std::memory_order_seq_cst) > 0) ServeWaiters();
   return true;
 }
 
@@ -291,40 +306,57 @@ void WorkerPool::Impl::WakeWorker() {
   wake_.NotifyOne();
 }
 
-void WorkerPool::Impl::WakeSubmitters() {
+void WorkerPool::Impl::ServeWaiters() {
   MutexLock lock(space_mu_);
-  ++space_epoch_;
-  space_.NotifyAll();
+  ServeWaitersLocked();
+}
+
+void WorkerPool::Impl::ServeWaitersLocked() {
+  while (!waiters_.empty()) {
+    Waiter& w = *waiters_.front();
+    const PoolStatus s = TryEnqueue(w.job, &w.id, Line::kForWaiter);
+    if (s == PoolStatus::kFull) return;
+    w.status = s;  // kOk, or kShutdown
+    waiters_.pop_front();
+    waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    w.served.NotifyOne();  // under space_mu_: w lives until its owner relocks
+  }
 }
 
 SubmitResult WorkerPool::Impl::SubmitBlocking(pool_internal::Job& job, const Context& ctx) {
-  // Wakes this wait when ctx is done, canceled or at its deadline (on time,
-  // whatever clock it reads); unregistered after space_mu_ is released (it
-  // is declared before the lock).
-  CallbackHandle wake = ctx.on_done([this] { WakeSubmitters(); });
-  MutexLock lock(space_mu_);
-  for (;;) {
-    if (ctx.done()) {
-      CountRejected();
-      return {StatusFor<PoolStatus>(ctx.err())};
-    }
-    const std::uint64_t epoch = space_epoch_;
-    // Register first, then re-check (Dekker with TryDequeue): either our
-    // re-check sees the freed slot or the worker sees us waiting. A stale
-    // registration costs one spurious wake-up.
-    space_waiters_.fetch_add(1, std::memory_order_seq_cst);
-    JobId id = 0;
-    const PoolStatus s = TryEnqueue(job, &id);
-    if (s == PoolStatus::kOk) return {s, id};
-    if (s == PoolStatus::kShutdown) {
-      CountRejected();
-      return {s};
-    }
-    auto moved_or_done = [&]() RACELAB_REQUIRES(space_mu_) {
-      return space_epoch_ != epoch || ctx.done();
-    };
-    space_.Wait(lock, moved_or_done);
+  Waiter w(job);
+  auto finish = [&]() RACELAB_REQUIRES(space_mu_) -> SubmitResult {
+    if (w.status != PoolStatus::kOk) CountRejected();
+    return {w.status, w.id};
+  };
+  {
+    MutexLock lock(space_mu_);
+    // In line first, then a look at the ring (Dekker with TryDequeue).
+    waiters_.push_back(&w);
+    waiting_.fetch_add(1, std::memory_order_seq_cst);
+    ServeWaitersLocked();
+    if (w.status != PoolStatus::kFull) return finish();
   }
+  // Wakes this wait when ctx is done, canceled or at its deadline (on time,
+  // whatever clock it reads). Registered once we are in line, so a test
+  // that sees it registered knows the submit waits its turn; unregistered
+  // after space_mu_ is released (declared before the lock).
+  CallbackHandle wake = ctx.on_done([this, &w] {
+    MutexLock lock(space_mu_);
+    w.served.NotifyOne();
+  });
+  MutexLock lock(space_mu_);
+  while (w.status == PoolStatus::kFull && !ctx.done()) w.served.Wait(lock);
+  if (w.status == PoolStatus::kFull) {
+    ServeWaitersLocked();  // a last look: room may have come with the deadline
+  }
+  if (w.status == PoolStatus::kFull) {
+    waiters_.erase(std::find(waiters_.begin(), waiters_.end(), &w));
+    waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    CountRejected();
+    return {StatusFor<PoolStatus>(ctx.err())};
+  }
+  return finish();
 }
 
 bool WorkerPool::Impl::Park() {
@@ -415,7 +447,8 @@ void WorkerPool::Impl::Run(pool_internal::Job& job, JobId id, WorkerCounters& co
   }
 }
 
-PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point deadline) {
+PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point deadline,
+                                        Cancel cancel) {
   for (const std::thread& t : threads_) {
     if (t.get_id() == std::this_thread::get_id()) {
       throw std::logic_error(
@@ -436,7 +469,7 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
   // 1. Intake stops: every submit whose tail CAS came before this is
   //    accepted (and will be published); every later one sees the bit.
   const std::uint64_t end = tail_.fetch_or(kClosedBit, std::memory_order_seq_cst) & ~kClosedBit;
-  WakeSubmitters();  // blocked submits return kShutdown
+  ServeWaiters();  // blocked submits return kShutdown
   {
     MutexLock lock(mu_);
     ++wake_epoch_;
@@ -444,7 +477,9 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
   }
 
   // 2. Drain until the deadline; then cancel the jobs' context and take no
-  //    more jobs from the queue.
+  //    more jobs from the queue. The destructor cancels first: a job that
+  //    waits for the pool's context returns, and the queued ones still run.
+  if (cancel == Cancel::kFirst) CancelContext("worker_pool: destroyed");
   {
     MutexLock lock(mu_);
     auto all_exited = [&]() RACELAB_REQUIRES(mu_) { return live_workers_ == 0; };
@@ -456,11 +491,7 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
   }
   if (result.deadline_exceeded) {
     abort_.store(true, std::memory_order_relaxed);
-    try {
-      cancel_("worker_pool: shutdown deadline passed");
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
-    }
+    CancelContext("worker_pool: shutdown deadline passed");
     MutexLock lock(mu_);
     ++wake_epoch_;
     wake_.NotifyAll();
@@ -479,11 +510,7 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
     result.not_run.push_back(pos + 1);
   }
   head_.store(end, std::memory_order_relaxed);
-  try {
-    cancel_("worker_pool: shut down");  // no-op if the deadline canceled it
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
-  }
+  CancelContext("worker_pool: shut down");  // no-op if canceled already
 
   MutexLock lock(mu_);
   not_run_ = result.not_run.size();
@@ -491,6 +518,16 @@ PoolShutdown WorkerPool::Impl::Shutdown(std::chrono::steady_clock::time_point de
   phase_ = Phase::kShutDown;
   changed_.NotifyAll();
   return result;
+}
+
+void WorkerPool::Impl::CancelContext(const char* cause) {
+  try {
+    cancel_(cause);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "racelab::WorkerPool: context callback threw: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "racelab::WorkerPool: context callback threw\n");
+  }
 }
 
 PoolStats WorkerPool::Impl::Stats() const {
@@ -516,7 +553,9 @@ PoolStats WorkerPool::Impl::Stats() const {
 
 WorkerPool::WorkerPool(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 WorkerPool::WorkerPool() : WorkerPool(Options{}) {}
-WorkerPool::~WorkerPool() { impl_->Shutdown(std::chrono::steady_clock::time_point::max()); }
+WorkerPool::~WorkerPool() {
+  impl_->Shutdown(std::chrono::steady_clock::time_point::max(), Impl::Cancel::kFirst);
+}
 
 SubmitResult WorkerPool::Submit(pool_internal::Job& job, const Context* ctx) {
   return impl_->Submit(job, ctx);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace racelab::http {
 namespace {
@@ -74,11 +76,32 @@ TEST(RouterTest, ListsRegisteredPathsSorted) {
   EXPECT_THAT(router.Paths(), ::testing::ElementsAre("/a", "/z"));
 }
 
+TEST(RouterTest, AfterShutdownHooksComeBackLastRegisteredFirst) {
+  Router router;
+  std::vector<std::string> ran;
+  router.AfterShutdown([&] { ran.push_back("started first"); });
+  router.AfterShutdown([&] { ran.push_back("started last"); });
+  for (const auto& fn : router.TakeAfterShutdown()) fn();
+  EXPECT_THAT(ran, ::testing::ElementsAre("started last", "started first"));
+  EXPECT_TRUE(router.TakeAfterShutdown().empty()) << "a hook handed out twice would run twice";
+}
+
 TEST(RequestTest, HeaderLookupIgnoresCase) {
   Request r;
   r.headers = {{"X-Forwarded-For", "1.2.3.4"}, {"x-forwarded-for", "5.6.7.8"}};
   EXPECT_EQ(r.header("x-FORWARDED-for"), "1.2.3.4");
   EXPECT_EQ(r.header("Missing"), "");
+}
+
+// Repeated lines are one list (RFC 9110 5.3); header() reads the first.
+TEST(RequestTest, HeaderListJoinsRepeatedLinesInOrder) {
+  Request r;
+  r.headers = {
+      {"X-Forwarded-For", "6.6.6.6"}, {"Host", "x"}, {"x-forwarded-for", "198.51.100.7, 10.0.0.2"}};
+  EXPECT_EQ(r.header_list("X-Forwarded-For"), "6.6.6.6, 198.51.100.7, 10.0.0.2");
+  EXPECT_EQ(r.header("X-Forwarded-For"), "6.6.6.6");
+  EXPECT_EQ(r.header_list("Host"), "x");
+  EXPECT_EQ(r.header_list("X-Real-IP"), "");
 }
 
 TEST(RequestTest, QueryParamFindsExactKeys) {

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,9 +14,11 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "racelab/http/client.h"
+#include "racelab/http/client_ip.h"
 #include "racelab/sync/mutex.h"
 #include "test_support.h"
 
@@ -111,6 +115,27 @@ TEST_F(ServerTest, ServesRegisteredRouteOverKeepAlive) {
     EXPECT_TRUE(r.keep_alive);
   }
   EXPECT_EQ(server_->stats().connections, 1u);
+}
+
+// A client sends its own X-Forwarded-For; the trusted proxy (127.0.0.1
+// here) appends the address it saw as a second line, as HAProxy's
+// forwardfor does. Both lines must reach the request, and the key must be
+// the address the proxy saw, not the one the client wrote.
+TEST_F(ServerTest, SecondForwardedForLineCannotSpoofTheClientKey) {
+  const ClientIpResolver clients({.trusted = TrustedProxies::Parse("127.0.0.1").value()});
+  Router router;
+  router.Get("/whoami", [&](const Request& req, RequestContext&) {
+    return Response::Text(200, req.header_list("X-Forwarded-For") + " -> " + clients.Key(req));
+  });
+  Start(std::move(router));
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.connected());
+  conn.Send(
+      "GET /whoami HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6\r\n"
+      "Connection: close\r\nX-Forwarded-For: 198.51.100.7\r\n\r\n");
+  const std::string reply = conn.ReadUntilClosed();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(reply, ::testing::EndsWith("\r\n\r\n6.6.6.6, 198.51.100.7 -> 198.51.100.7"));
 }
 
 TEST_F(ServerTest, UnknownPathAnswers404) {
@@ -366,6 +391,54 @@ TEST_F(ServerTest, StartRejectsBadOptions) {
   options.io_threads = 0;
   Server server(options, HelloRouter());
   EXPECT_THROW(server.Start(), std::invalid_argument);
+}
+
+// RunServerMain runs on the test's own thread, as main() would call it.
+// SIGTERM is raised before it starts and stays pending, blocked, until its
+// sigwait takes it: no second thread and no timing.
+class RunServerMainTest : public ::testing::Test {
+ protected:
+  void SetUp() override { pthread_sigmask(SIG_SETMASK, nullptr, &saved_mask_); }
+  void TearDown() override { pthread_sigmask(SIG_SETMASK, &saved_mask_, nullptr); }
+
+  static int Run(std::vector<std::string> args, Router router) {
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    return RunServerMain(static_cast<int>(argv.size()), argv.data(), std::move(router));
+  }
+
+  sigset_t saved_mask_;
+};
+
+TEST_F(RunServerMainTest, RunsAfterShutdownHooksOnceTheServerStopped) {
+  std::vector<std::string> ran;
+  Router router;
+  router.AfterShutdown([&] { ran.push_back("stop worker"); });
+  router.AfterShutdown([&] { ran.push_back("stop checker"); });
+  BlockStopSignals();
+  ASSERT_EQ(pthread_kill(pthread_self(), SIGTERM), 0);
+  EXPECT_EQ(Run({"server", "--port", "0"}, std::move(router)), 0);
+  EXPECT_THAT(ran, ::testing::ElementsAre("stop checker", "stop worker"));
+}
+
+TEST_F(RunServerMainTest, RunsAfterShutdownHooksAfterAUsageError) {
+  int ran = 0;
+  Router router;
+  router.AfterShutdown([&] { ++ran; });
+  EXPECT_EQ(Run({"server", "--threads", "0"}, std::move(router)), 2);
+  EXPECT_EQ(ran, 1) << "a thread the scenario started must be stopped on every way out";
+}
+
+TEST_F(RunServerMainTest, BlockStopSignalsIsInheritedByLaterThreads) {
+  BlockStopSignals();
+  std::promise<bool> blocked;
+  std::thread later([&] {
+    sigset_t mask;
+    pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+    blocked.set_value(sigismember(&mask, SIGTERM) == 1 && sigismember(&mask, SIGINT) == 1);
+  });
+  later.join();
+  EXPECT_TRUE(blocked.get_future().get());
 }
 
 }  // namespace

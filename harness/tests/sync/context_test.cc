@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "racelab/base/thread_name.h"
@@ -465,6 +466,96 @@ TEST(ContextTest, CanceledAndDestroyedChildrenLeaveTheirParent) {
   cancel_parent();
   EXPECT_TRUE(live.done());
   EXPECT_EQ(parent.registered_callbacks(), 0u);
+}
+
+// A request's context lives in a session object; the session's on_done
+// callback ends the session, dropping the last Context, CancelFunc and
+// handles of the context that is being canceled, while that cancel is on
+// the stack. (ASan: heap-use-after-free in State::RunCallbacks before.)
+TEST(ContextTest, CallbackMayDropTheLastOwnersOfItsContext) {
+  struct Session {
+    Context ctx;
+    CancelFunc cancel;
+    CallbackHandle on_end;
+    CallbackHandle on_other;
+  };
+  auto session = std::make_unique<Session>();
+  std::tie(session->ctx, session->cancel) = WithCancel(Context::Background());
+  int ended = 0;
+  int others = 0;
+  session->on_end = session->ctx.on_done([&] {
+    session.reset();  // the context's last owners go here
+    ++ended;
+  });
+  session->on_other = session->ctx.on_done([&] { ++others; });
+  session->cancel();  // a member of the session that the callback destroys
+  EXPECT_EQ(session, nullptr);
+  EXPECT_EQ(ended, 1);
+  EXPECT_EQ(others, 0) << "its handle was destroyed before it ran";
+}
+
+// A context that lives on (a connection's, say) with a deadline an hour
+// away: stopping its only on_done callback leaves nothing that awaits the
+// deadline, so the timer thread must go.
+TEST(ContextTest, StoppingTheLastCallbackStopsTheTimerThread) {
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 1h);
+  CallbackHandle h = ctx.on_done([] {});
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 1; }));
+  EXPECT_TRUE(h.stop());
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }))
+      << "no callback is registered, yet rl-ctx-timer still runs";
+  EXPECT_FALSE(ctx.done());
+}
+
+// Two callbacks on one deadline: the timer stays while one is left.
+TEST(ContextTest, TimerThreadStaysWhileAnyCallbackIsRegistered) {
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 1ms);
+  std::promise<void> fired;
+  CallbackHandle stopped = ctx.on_done([] {});
+  CallbackHandle kept = ctx.on_done([&] { fired.set_value(); });
+  EXPECT_TRUE(stopped.stop());
+  ASSERT_EQ(fired.get_future().wait_for(kPatience), std::future_status::ready);
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+}
+
+TEST(ContextTest, ThrowingCallbackStillStopsTheTimerThread) {
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 1h);
+  CallbackHandle h = ctx.on_done([] { throw std::runtime_error("callback failed"); });
+  ASSERT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 1; }));
+  EXPECT_THROW(cancel(), std::runtime_error);
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }))
+      << "the canceled context's deadline is still on the timer thread";
+}
+
+// A server context lives as long as the process; each request gets a child
+// with its own deadline, which a session table keeps after it passed. As in
+// Go, where the child's timer unlinks it, the parent must not keep them.
+TEST(ContextTest, ChildrenEndedByTheirOwnDeadlineLeaveTheirParent) {
+  FakeClock fake;
+  auto [server, stop_server] = WithCancel(Context::Background());
+  std::vector<std::pair<Context, CancelFunc>> requests;
+  for (int i = 0; i < 100; ++i) {
+    requests.push_back(WithTimeout(server, 1s, fake.clock()));
+    fake.advance(1s);
+    ASSERT_EQ(requests.back().first.err(), ContextErr::kDeadlineExceeded);
+  }
+  EXPECT_EQ(server.registered_callbacks(), 0u) << "the parent accumulates expired children";
+  auto [live, cancel_live] = WithTimeout(server, 1s, fake.clock());
+  EXPECT_EQ(server.registered_callbacks(), 1u);
+  stop_server();  // still reaches the child that has not expired
+  EXPECT_EQ(live.err(), ContextErr::kCanceled);
+}
+
+TEST(ContextTest, ChildrenEndedByARealDeadlineLeaveTheirParent) {
+  auto [server, stop_server] = WithCancel(Context::Background());
+  std::vector<std::pair<Context, CancelFunc>> requests;
+  for (int i = 0; i < 20; ++i) requests.push_back(WithTimeout(server, 1ms));
+  EXPECT_TRUE(Eventually([s = server] { return s.registered_callbacks() == 0; }))
+      << server.registered_callbacks() << " expired children are still linked";
+  EXPECT_TRUE(Eventually([] { return CountThreadsNamed("rl-ctx-timer") == 0; }));
 }
 
 TEST(ContextTest, TimerThreadRunsOnlyWhileACallbackAwaitsADeadline) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -225,17 +226,39 @@ TEST(KeyedLimiterTest, AtCapNewKeyTakesTheSlotOfAFullLeastRecentKey) {
   EXPECT_EQ(limiter.allow_at("a", t1).reason, DecisionReason::kOverCapacity);
 }
 
-TEST(KeyedLimiterTest, AtCapAnIdleLeastRecentKeyIsEvictedEvenIfNotFull) {
+// Idleness alone never frees a slot: "a" would come back with a new burst.
+TEST(KeyedLimiterTest, AtCapAnEntryThatNeverRefillsIsNeverEvicted) {
   KeyedLimiterOptions o = Options();
   o.limits = {0, 1};  // never refills: never full again
   o.max_keys = 1;
   KeyedLimiter limiter(o);
   ASSERT_TRUE(limiter.allow_at("a", kT0).allowed);
-  const Decision early = limiter.allow_at("b", kT0 + seconds(20));
-  EXPECT_EQ(early.reason, DecisionReason::kOverCapacity);
-  EXPECT_EQ(early.retry_after, seconds(40));  // until "a" is idle for 1 min
-  EXPECT_TRUE(limiter.allow_at("b", kT0 + minutes(1)).allowed);
+  const Decision later = limiter.allow_at("b", kT0 + std::chrono::hours(5));
+  EXPECT_EQ(later.reason, DecisionReason::kOverCapacity);
+  EXPECT_EQ(later.retry_after, kRetryNever);  // every entry looked at; none will go
+  EXPECT_FALSE(limiter.allow_at("a", kT0 + std::chrono::hours(5)).allowed);
   EXPECT_EQ(limiter.size(), 1u);
+}
+
+// At the cap, a new key may take the slot of a forgettable entry of
+// another shard.
+TEST(KeyedLimiterTest, AtCapNewKeyEvictsFromAnyShard) {
+  KeyedLimiterOptions o = Options();
+  o.shards = 8;
+  o.max_keys = 8;
+  KeyedLimiter limiter(o);
+  std::vector<std::string> same_shard;
+  for (int i = 0; same_shard.size() < 8; ++i) {
+    std::string key = "k" + std::to_string(i);
+    if (limiter.shard_of(key) == 0) same_shard.push_back(std::move(key));
+  }
+  for (const std::string& key : same_shard) ASSERT_TRUE(limiter.allow_at(key, kT0).allowed);
+  std::string elsewhere = "x";
+  while (limiter.shard_of(elsewhere) == 0) elsewhere += "x";
+  // Each bucket took one of 3 tokens at 10/s: full again 100 ms later.
+  EXPECT_EQ(limiter.allow_at(elsewhere, kT0).reason, DecisionReason::kOverCapacity);
+  EXPECT_TRUE(limiter.allow_at(elsewhere, kT0 + milliseconds(100)).allowed);
+  EXPECT_EQ(limiter.size(), 8u);
 }
 
 TEST(KeyedLimiterTest, ZeroMaxKeysRefusesEveryKey) {
@@ -272,7 +295,113 @@ TEST(KeyedLimiterTest, CapHoldsAcrossShards) {
   EXPECT_EQ(admitted, 20);
 }
 
+// The shard that the unseeded std::hash (the old one) gave a key.
+int UnseededShardOf(const KeyedLimiter& limiter, std::string_view key) {
+  const std::uint64_t h = std::hash<std::string_view>{}(key);
+  return static_cast<int>((h * 0x9E3779B97F4A7C15ULL) >>
+                          (64 - std::countr_zero(static_cast<unsigned>(limiter.shard_count()))));
+}
+
+TEST(KeyedLimiterTest, ShardsComeFromAHashSeededPerProcess) {
+  KeyedLimiterOptions o = Options();
+  o.shards = 64;
+  KeyedLimiter limiter(o);
+  KeyedLimiter other(o);
+  int predictable = 0;
+  for (int i = 0; i < 256; ++i) {
+    const std::string key = "198.51.100." + std::to_string(i);
+    EXPECT_EQ(limiter.shard_of(key), other.shard_of(key)) << "one process, one seed";
+    if (limiter.shard_of(key) == UnseededShardOf(limiter, key)) ++predictable;
+  }
+  EXPECT_LT(predictable, 256 / 4) << "shards follow the unseeded std::hash";
+}
+
+// The key flood of issue 8: an attacker fills the 10,000-key cap with
+// addresses chosen to land in one shard, then re-touches each one before it
+// goes stale (about 38 requests/s), for an hour, while 12,000 legitimate
+// new clients arrive, one every 0.3 s, and the cleanup pass runs every
+// minute. Nearly all of them must get in.
+TEST(KeyedLimiterTest, KeyFloodInOneShardDoesNotLockOutNewClients) {
+  constexpr std::size_t kCap = 10'000;
+  constexpr int kLegit = 12'000;
+  KeyedLimiterOptions o;  // 64 shards, {10/s, 20}, idle_ttl 10 min
+  o.max_keys = kCap;
+  o.cleanup_interval = std::chrono::nanoseconds::zero();  // evict_stale below
+  KeyedLimiter limiter(o);
+  ASSERT_GT(limiter.shard_count(), 1);
+  std::vector<std::string> attacker;
+  for (std::uint32_t i = 0; attacker.size() < kCap; ++i) {
+    std::string ip = "10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) + "." +
+                     std::to_string(i & 255);
+    if (limiter.shard_of(ip) == 0) attacker.push_back(std::move(ip));  // knows the seed
+  }
+  for (const std::string& ip : attacker) ASSERT_TRUE(limiter.allow_at(ip, kT0).allowed);
+  ASSERT_EQ(limiter.size(), kCap);
+
+  // Each attacker key again every 10,000 / 38 = 263 s, under the 600 s TTL.
+  const auto attack_gap = std::chrono::nanoseconds(std::chrono::seconds(1)) / 38;
+  const auto legit_gap = std::chrono::nanoseconds(std::chrono::hours(1)) / kLegit;
+  TimePoint next_attack = kT0;
+  TimePoint next_cleanup = kT0 + minutes(1);
+  std::size_t touched = 0;
+  int admitted = 0;
+  std::chrono::seconds worst_retry{0};
+  for (int i = 0; i < kLegit; ++i) {
+    const TimePoint t = kT0 + legit_gap * (i + 1);
+    for (; next_attack <= t; next_attack += attack_gap) {
+      (void)limiter.allow_at(attacker[touched++ % kCap], next_attack);
+    }
+    if (next_cleanup <= t) {
+      limiter.evict_stale(next_cleanup);
+      next_cleanup += minutes(1);
+    }
+    const Decision d =
+        limiter.allow_at("203.0." + std::to_string(i / 250) + "." + std::to_string(i % 250), t);
+    if (d.allowed) {
+      ++admitted;
+    } else {
+      worst_retry = std::max(worst_retry, d.retry_after);
+    }
+  }
+  EXPECT_GT(touched, 136'000u);  // the attack really ran for the hour
+  EXPECT_GE(admitted, kLegit * 99 / 100)
+      << "legitimate new clients locked out; worst Retry-After " << worst_retry.count() << " s";
+  EXPECT_LE(limiter.size(), kCap);
+}
+
 // ---- eviction and the cleanup thread --------------------------------------
+
+// A 1-per-hour tier (burst 1), polled every 10 minutes for 6 hours while
+// the cleanup pass runs with a 10-minute idle_ttl: the limit allows 7 (at
+// 0 h, 1 h, ..., 6 h), and eviction must not hand out more.
+TEST(KeyedLimiterTest, IdleEvictionDoesNotRefillABucket) {
+  KeyedLimiterOptions o = Options();
+  o.limits = {1.0 / 3600, 1};
+  o.idle_ttl = minutes(10);
+  KeyedLimiter limiter(o);
+  int allowed = 0;
+  for (TimePoint t = kT0; t <= kT0 + std::chrono::hours(6); t += minutes(10)) {
+    limiter.evict_stale(t);
+    if (limiter.allow_at("198.51.100.7", t).allowed) ++allowed;
+  }
+  EXPECT_EQ(allowed, 7);
+}
+
+// A limit-0 tier has its burst and then nothing, ever: eviction of the idle
+// entry must not give it a new burst.
+TEST(KeyedLimiterTest, LimitZeroKeyStaysDeniedAfterIdleEviction) {
+  KeyedLimiterOptions o = Options();
+  o.limits_for = [](std::string_view key) {
+    return key == "trial-key" ? KeyLimits{0, 1} : KeyLimits{10, 3};
+  };
+  KeyedLimiter limiter(o);
+  ASSERT_TRUE(limiter.allow_at("trial-key", kT0).allowed);
+  ASSERT_FALSE(limiter.allow_at("trial-key", kT0 + seconds(1)).allowed);
+  limiter.evict_stale(kT0 + std::chrono::hours(2));
+  const Decision d = limiter.allow_at("trial-key", kT0 + std::chrono::hours(2));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after, kRetryNever);
+}
 
 TEST(KeyedLimiterTest, EvictStaleRemovesOnlyIdleEntries) {
   KeyedLimiter limiter(Options());

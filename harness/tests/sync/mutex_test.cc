@@ -88,6 +88,41 @@ TEST(CondVarTest, WaitForGivesUpAtItsDeadlineWithPredicateFalse) {
   EXPECT_LT(waited, kPatience);
 }
 
+// The loop form: the condition is the caller's code, where -Wthread-safety
+// checks that `ready` is read under its mutex.
+TEST(CondVarTest, LoopFormWaitsUntilTheGuardedConditionHolds) {
+  struct Box {
+    Mutex mu;
+    CondVar cv;
+    bool ready RACELAB_GUARDED_BY(mu) = false;
+  } box;
+  auto waiter = std::async(std::launch::async, [&box] {
+    MutexLock lock(box.mu);
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (!box.ready) {
+      if (!box.cv.WaitUntil(lock, deadline)) break;
+    }
+    return box.ready;
+  });
+  {
+    MutexLock lock(box.mu);
+    box.ready = true;
+  }
+  box.cv.NotifyAll();
+  EXPECT_TRUE(waiter.get());
+}
+
+TEST(CondVarTest, LoopFormWaitUntilSaysWhenTheDeadlinePassed) {
+  Mutex mu;
+  CondVar cv;
+  MutexLock lock(mu);
+  EXPECT_FALSE(cv.WaitUntil(lock, std::chrono::steady_clock::now() - 1ms));
+  const auto start = std::chrono::steady_clock::now();
+  bool woken = true;
+  while (woken) woken = cv.WaitUntil(lock, start + 20ms);  // spurious wake-ups loop
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+}
+
 TEST(SharedMutexTest, ReadersHoldItTogether) {
   SharedMutex mu;
   ReaderLock first(mu);

@@ -197,6 +197,103 @@ TEST(WorkerPoolTest, BlockedSubmitGivesUpAtItsDeadline) {
   blocker.release();
 }
 
+// One slot frees while a submitter is blocked (its deadline 1 s away): the
+// slot is the blocked submitter's, at once, not a later try_submit's; and
+// at its deadline it does not report "deadline exceeded" for a queue that
+// had room. As a Go buffered channel serves its blocked senders.
+TEST(WorkerPoolTest, BlockedSubmitGetsTheFirstFreedSlot) {
+  Blocker first;  // outlive the pool, whose worker uses them
+  Blocker second;
+  WorkerPool pool({.workers = 1, .queue_capacity = 4});
+  ASSERT_TRUE(pool.submit(first.job()));
+  ASSERT_TRUE(first.started());
+  ASSERT_TRUE(pool.submit(second.job()));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.submit([] {}));  // full
+  FakeClock fake;
+  auto [ctx, cancel] = WithTimeout(Context::Background(), 1s, fake.clock());
+  auto blocked = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-submit");
+    return pool.submit([] {}, ctx);
+  });
+  ASSERT_TRUE(AwaitCallbacks(ctx, 1));  // blocked on the full queue
+  first.release();
+  ASSERT_TRUE(second.started());  // the worker took `second`: one slot freed
+  EXPECT_EQ(pool.try_submit([] {}).status, PoolStatus::kFull)
+      << "a try_submit took the slot a blocked submitter was waiting for";
+  fake.advance(1s);
+  ASSERT_EQ(blocked.wait_for(kPatience), std::future_status::ready);
+  EXPECT_EQ(blocked.get().status, PoolStatus::kOk);
+  second.release();
+  pool.shutdown();
+  EXPECT_EQ(pool.stats().done, 6u);
+}
+
+// Blocked submitters are served first come, first served.
+TEST(WorkerPoolTest, BlockedSubmittersAreServedInArrivalOrder) {
+  Blocker gate;  // outlives the pool
+  WorkerPool pool({.workers = 1, .queue_capacity = 1});
+  ASSERT_TRUE(pool.submit(gate.job()));
+  ASSERT_TRUE(gate.started());
+  ASSERT_TRUE(pool.submit([] {}));  // full
+  std::mutex mu;
+  std::vector<int> order;
+  std::vector<std::future<SubmitResult>> blocked;
+  std::vector<CancelFunc> cancels;
+  for (int i = 0; i < 4; ++i) {
+    auto [ctx, cancel] = WithCancel(Context::Background());
+    cancels.push_back(cancel);
+    blocked.push_back(std::async(std::launch::async, [&, i, ctx = ctx] {
+      SetCurrentThreadName("rl-test-submit");
+      return pool.submit(
+          [&, i] {
+            std::lock_guard<std::mutex> lock(mu);
+            order.push_back(i);
+          },
+          ctx);
+    }));
+    ASSERT_TRUE(AwaitCallbacks(ctx, 1));  // i is queued before i + 1 comes
+  }
+  gate.release();
+  for (auto& b : blocked) {
+    ASSERT_EQ(b.wait_for(kPatience), std::future_status::ready);
+    EXPECT_EQ(b.get().status, PoolStatus::kOk);
+  }
+  pool.shutdown();
+  EXPECT_THAT(order, ElementsAre(0, 1, 2, 3));
+}
+
+// A client spinning on try_submit must not starve a blocking submit.
+TEST(WorkerPoolTest, BlockedSubmitIsNotStarvedByATrySubmitSpinner) {
+  Blocker gate;  // outlives the pool
+  WorkerPool pool({.workers = 1, .queue_capacity = 4});
+  ASSERT_TRUE(pool.submit(gate.job()));
+  ASSERT_TRUE(gate.started());
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(pool.submit([] {}));  // full: ids 2..5
+  std::atomic<bool> stop{false};
+  std::atomic<JobId> spinner_first{0};  // the first id the spinner got
+  std::thread spinner([&] {
+    SetCurrentThreadName("rl-test-spin");
+    while (!stop.load()) {
+      const SubmitResult r = pool.try_submit([] {});
+      if (r.ok() && spinner_first.load() == 0) spinner_first.store(r.id);
+    }
+  });
+  auto [ctx, cancel] = WithCancel(Context::Background());
+  auto blocked = std::async(std::launch::async, [&, ctx = ctx] {
+    SetCurrentThreadName("rl-test-submit");
+    return pool.submit([] {}, ctx);
+  });
+  ASSERT_TRUE(AwaitCallbacks(ctx, 1));
+  gate.release();
+  const bool served = blocked.wait_for(kPatience) == std::future_status::ready;
+  stop.store(true);
+  spinner.join();
+  ASSERT_TRUE(served) << "starved by try_submit";
+  const SubmitResult r = blocked.get();
+  EXPECT_EQ(r.status, PoolStatus::kOk);
+  EXPECT_EQ(r.id, 6u) << "the spinner got in first, with id " << spinner_first.load();
+}
+
 TEST(WorkerPoolTest, SubmitWithADoneContextIsRejectedAtOnce) {
   WorkerPool pool({.workers = 1, .queue_capacity = 4});
   auto [ctx, cancel] = WithCancel(Context::Background());
@@ -471,6 +568,29 @@ TEST(WorkerPoolTest, DroppedJobsAreDestroyedNotLeaked) {
     releaser.join();
   }
   EXPECT_EQ(token.use_count(), 1);
+}
+
+// A job that runs until the pool's context ends (a long poll, a stream
+// that lasts until the server stops) must not hang the destructor; the
+// jobs queued behind it still run, and see the context done.
+TEST(WorkerPoolTest, DestructorCancelsTheContextOfAJobWaitingOnIt) {
+  std::promise<bool> saw_cancel;
+  std::promise<bool> queued_saw_done;
+  std::latch started(1);
+  const auto start = steady_clock::now();
+  {
+    WorkerPool pool({.workers = 1, .queue_capacity = 4});
+    ASSERT_TRUE(pool.submit([&](const Context& ctx) {
+      started.count_down();
+      saw_cancel.set_value(ctx.wait_for(kPatience));  // true: ended by cancellation
+    }));
+    ASSERT_TRUE(pool.submit([&](const Context& ctx) { queued_saw_done.set_value(ctx.done()); }));
+    started.wait();
+  }
+  EXPECT_TRUE(saw_cancel.get_future().get())
+      << "the job ended only because its own patience ran out";
+  EXPECT_TRUE(queued_saw_done.get_future().get());
+  EXPECT_LT(steady_clock::now() - start, kPatience);
 }
 
 TEST(WorkerPoolTest, DestructorRunsEveryAcceptedJob) {

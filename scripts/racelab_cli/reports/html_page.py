@@ -123,13 +123,28 @@ def _matrix(results: Results) -> list[str]:
     rows = ["<h2>Scenarios</h2>", "<table>",
             "<tr><th>scenario</th><th>verdict</th><th>bad variant</th>"
             "<th>fixed variant</th></tr>"]
+    first: dict[tuple[str | None, str | None], int] = {}
+    for index, finding in enumerate(results.findings, start=1):
+        first.setdefault((finding.scenario, finding.variant), index)
     for scenario in results.scenarios or []:
+        cells = "".join(
+            f"<td>{_variant_cell(outcome)}{_report_link(first, scenario.name, outcome)}</td>"
+            for outcome in (scenario.bad, scenario.fixed))
         rows.append(f"<tr><td><a href=\"#scenario-{_e(scenario.name)}\">{_e(scenario.name)}"
-                    f"</a></td><td>{_badge(scenario.verdict, scenario.verdict)}</td>"
-                    f"<td>{_variant_cell(scenario.bad)}</td>"
-                    f"<td>{_variant_cell(scenario.fixed)}</td></tr>")
+                    f"</a> <span class=\"meta\">(sources side by side)</span></td>"
+                    f"<td>{_badge(scenario.verdict, scenario.verdict)}</td>{cells}</tr>")
     rows.append("</table>")
     return rows
+
+
+def _report_link(first: dict[tuple[str | None, str | None], int], name: str,
+                 outcome: VariantOutcome | None) -> str:
+    """A link to the variant's first finding in the page, when it has one."""
+    if outcome is None:
+        return ""
+    index = first.get((name, outcome.variant))
+    return (f"<div><a href=\"#finding-{index}\">its report</a></div>" if index is not None
+            else "")
 
 
 def _variant_cell(outcome: VariantOutcome | None) -> str:

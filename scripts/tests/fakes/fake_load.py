@@ -4,6 +4,8 @@ which every request succeeded. `<its path>.peak` (if present) holds the peak thr
 import argparse
 import json
 import os
+import signal
+import time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--host", required=True)
@@ -16,6 +18,14 @@ parser.add_argument("--pid", type=int, required=True)
 parser.add_argument("--timeout-ms", type=int)
 args = parser.parse_args()
 os.kill(args.pid, 0)  # the server under load must exist
+if os.path.exists(__file__ + ".kill-server"):
+    # The server reports and dies mid-load: wait (with a deadline) until it has exited.
+    os.kill(args.pid, signal.SIGUSR1)
+    give_up = time.monotonic() + 20
+    while time.monotonic() < give_up:
+        with open(f"/proc/{args.pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
 peak_file = __file__ + ".peak"
 peak = int(open(peak_file).read()) if os.path.exists(peak_file) else 6
 # Requests go round the paths in turn, as racelab-load sends them.

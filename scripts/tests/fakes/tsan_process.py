@@ -8,6 +8,7 @@ Unless --plain (a process built without TSan), it first writes the runtime's sta
 ("Running under ThreadSanitizer", which verbosity=1 asks for) into `<log_path>.<pid>`.
 Each --log FILE is copied to TSan's log file `<log_path>.<pid>` (log_path from
 TSAN_OPTIONS, as the runtime does), one after the other; --say prints a line on stdout;
+--exit-from-tsan-options exits with the last exitcode= of TSAN_OPTIONS (as after a report);
 --env-to writes the TSAN_OPTIONS it was given to FILE; then it exits with N (default 0)
 or kills itself with the signal NAME (e.g. SIGKILL).
 """
@@ -24,6 +25,8 @@ parser.add_argument("--say", action="append", default=[])
 parser.add_argument("--env-to")
 parser.add_argument("--exit", type=int, default=0)
 parser.add_argument("--signal")
+parser.add_argument("--exit-from-tsan-options", action="store_true",
+                    help="exit as the runtime would after a report: TSAN_OPTIONS' exitcode")
 args = parser.parse_args()
 
 options = os.environ.get("TSAN_OPTIONS", "")
@@ -45,4 +48,7 @@ for text in args.say:
 if args.signal:
     sys.stdout.flush()
     os.kill(os.getpid(), getattr(signal, args.signal))
+if args.exit_from_tsan_options:
+    code = re.findall(r"exitcode=(\d+)", options)
+    sys.exit(int(code[-1]) if code else 66)
 sys.exit(args.exit)

@@ -1,29 +1,45 @@
 // Client IP for rate-limit keys: which address a request really came from,
-// without letting the client choose it.
+// without letting the client choose it, and the key to limit it by.
 //
-// The TCP peer is the client, unless the peer is one of our own proxies
-// (a configured trusted CIDR, IPv4 or IPv6). Only then are the forwarding
-// headers read: X-Forwarded-For, walked from the right (each proxy appends
-// the address it saw), skipping our trusted proxies; the first address that
-// is not one of ours is the client. Everything to its left was written by
-// the client and is never read. Without X-Forwarded-For, X-Real-IP is used.
-// A malformed value (garbage, a port, brackets, a zone, an empty item, an
-// item longer than any address, more than kMaxForwardedHops proxies) is
-// ignored, never trusted: the answer is then the peer.
+//   racelab::http::ClientIpResolver clients({
+//       .trusted = racelab::http::TrustedProxies::Parse("10.0.0.0/8, ::1").value(),
+//       .header = racelab::http::ForwardedHeader::kXForwardedFor,  // what they set
+//   });
+//   racelab::Decision d = limiter.allow(clients.Key(request));
 //
-//   racelab::http::TrustedProxies proxies =
-//       racelab::http::TrustedProxies::Parse("10.0.0.0/8, ::1").value();
-//   std::string key = racelab::http::ClientIpKey(
-//       req.peer_address,
-//       {req.header("X-Forwarded-For"), req.header("X-Real-IP")}, proxies);
+// The rules:
+//   - The TCP peer is the client, unless the peer is one of our own proxies
+//     (a configured trusted CIDR, IPv4 or IPv6). Only then is a forwarding
+//     header read, and only the one the proxies are configured to set
+//     (Options::header): behind proxies that set X-Real-IP, a client's own
+//     X-Forwarded-For is never read, and the other way round.
+//   - X-Forwarded-For is read as ONE list over all its lines (RFC 9110
+//     5.3: Request::header_list), walked from the right: each proxy appends
+//     the address it saw, so the rightmost address that is not a trusted
+//     proxy is the client. Everything to its left was written by the client
+//     and is never read, a line of its own included. Empty items are
+//     skipped (RFC 9110 5.6.1).
+//   - X-Real-IP must be exactly one address: a proxy that sets it replaces
+//     the client's, so a second line means it did not, and is malformed.
+//   - An address may carry a port, as some proxies and peers give it:
+//     "192.0.2.1:4711", "[2001:db8::1]:443", "[2001:db8::1]". The port is
+//     dropped: one host is one key however many connections it opens.
+//   - Anything malformed (garbage, a bad port, a zone, an item longer than
+//     any address, more than kMaxForwardedHops items walked) is ignored,
+//     never trusted: the answer is then the peer.
+//   - The key of an IPv4 client is its address; of an IPv6 client, the
+//     block of Options::ipv6_prefix bits that holds it ("2001:db8:1:2::/64"
+//     by default), since one host commonly holds a whole /64 and would
+//     otherwise pick a new key per request. The prefix is 32 to 128 bits,
+//     so no setting keys everyone alike.
 //
 // Addresses are parsed with inet_pton, strictly, and printed canonically
 // (inet_ntop), so one client is one key however it was spelled; an
 // IPv4-mapped IPv6 address (::ffff:192.0.2.1) is the IPv4 address.
-// Everything here is a pure function or an immutable value.
 //
-// Memory ordering: none; values only. A TrustedProxies that is no longer
-// modified may be read from any number of threads.
+// Memory ordering: none; values only. A ClientIpResolver (or a
+// TrustedProxies) that is no longer modified may be read from any number
+// of threads.
 #ifndef RACELAB_HTTP_CLIENT_IP_H_
 #define RACELAB_HTTP_CLIENT_IP_H_
 
@@ -34,9 +50,11 @@
 #include <string_view>
 #include <vector>
 
+#include "racelab/http/message.h"
+
 namespace racelab::http {
 
-// The most proxies walked in X-Forwarded-For before it is called malformed.
+// The most items walked in X-Forwarded-For before it is called malformed.
 inline constexpr int kMaxForwardedHops = 16;
 
 class IpAddress {
@@ -67,6 +85,10 @@ class IpNetwork {
   // parse("10.0.0.0/33"): prefix 33 exceeds 32.
   static std::optional<IpNetwork> Parse(std::string_view cidr, std::string* error = nullptr);
 
+  // The block of `prefix` bits that holds `address` (prefix clamped to the
+  // address family's 32 or 128 bits).
+  static IpNetwork Containing(const IpAddress& address, int prefix);
+
   bool contains(const IpAddress& address) const noexcept;
   // "10.0.0.0/8".
   std::string ToString() const;
@@ -96,21 +118,45 @@ class TrustedProxies {
   std::vector<IpNetwork> networks_;
 };
 
-// The forwarding headers of one request, as received; "" when absent.
-struct ForwardedHeaders {
-  std::string_view x_forwarded_for;  // several header lines joined with ","
-  std::string_view x_real_ip;
+// The header our trusted proxies set to say who the client is.
+enum class ForwardedHeader { kXForwardedFor, kXRealIp };
+
+// "X-Forwarded-For", "X-Real-IP".
+std::string_view HeaderName(ForwardedHeader header);
+
+class ClientIpResolver {
+ public:
+  struct Options {
+    // The peers whose forwarding header is read; empty: nobody's.
+    TrustedProxies trusted;
+    // The one header those proxies set; the other is never read.
+    ForwardedHeader header = ForwardedHeader::kXForwardedFor;
+    // IPv6 clients are keyed by the block of this many bits (32 to 128).
+    int ipv6_prefix = 64;
+  };
+
+  // Throws: std::invalid_argument for an ipv6_prefix outside 32..128 (the
+  // text names the value).
+  explicit ClientIpResolver(Options options);
+
+  // The client of `request` (its peer_address, and all lines of the
+  // configured header), by the rules above. nullopt only when the peer
+  // itself is not an address.
+  std::optional<IpAddress> Client(const Request& request) const;
+  // The same from the parts: `forwarded` is the configured header's lines
+  // joined with "," ("" when absent), as Request::header_list gives them.
+  std::optional<IpAddress> Client(std::string_view peer, std::string_view forwarded) const;
+
+  // Client() as a rate-limit key: an IPv4 address, or an IPv6 block
+  // ("2001:db8:1:2::/64"); the peer text as given if it is not an address.
+  std::string Key(const Request& request) const;
+  std::string Key(std::string_view peer, std::string_view forwarded) const;
+
+  const Options& options() const noexcept { return options_; }
+
+ private:
+  Options options_;
 };
-
-// The client's address, by the rules above. Returns nullopt only when the
-// peer itself is not an address.
-std::optional<IpAddress> ClientIp(std::string_view peer, const ForwardedHeaders& headers,
-                                  const TrustedProxies& trusted);
-
-// ClientIp() as a rate-limit key: the canonical text of the address, or the
-// peer text as given if it is not an address.
-std::string ClientIpKey(std::string_view peer, const ForwardedHeaders& headers,
-                        const TrustedProxies& trusted);
 
 }  // namespace racelab::http
 

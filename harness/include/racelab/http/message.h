@@ -30,17 +30,29 @@ struct Header {
 // if there is none.
 std::string_view FindHeader(const std::vector<Header>& headers, std::string_view name);
 
+// The values of every header named `name` (ASCII case-insensitive), in
+// order, joined with ", ": one list, as RFC 9110 section 5.3 combines
+// repeated field lines. "" if there is none.
+std::string JoinHeaders(const std::vector<Header>& headers, std::string_view name);
+
 struct Request {
   Method method = Method::kGet;
-  std::string target;  // as sent: "/hit?x=1"
-  std::string path;    // target before '?': "/hit"
-  std::string query;   // target after '?': "x=1" ("" if none)
-  std::vector<Header> headers;
+  std::string target;           // as sent: "/hit?x=1"
+  std::string path;             // target before '?': "/hit"
+  std::string query;            // target after '?': "x=1" ("" if none)
+  std::vector<Header> headers;  // every line as received, repeated names too
   std::string body;
   std::string peer_address;  // "127.0.0.1"; the TCP peer, never a header
 
-  // The first header named `name` (ASCII case-insensitive), or "" if absent.
+  // The FIRST line named `name` (ASCII case-insensitive), or "" if absent.
+  // Only for a field sent once (Host, X-Api-Key). A list field may come in
+  // several lines, and a client can add lines of its own before a proxy's
+  // (X-Forwarded-For): read those with header_list().
   std::string_view header(std::string_view name) const;
+
+  // Every line named `name`, in order, joined with ", " (RFC 9110 5.3),
+  // or "" if absent: "a, b" for the lines "a" and "b".
+  std::string header_list(std::string_view name) const;
 
   // The value of query parameter `key` ("a" in "?a=1&b=2"), undecoded, or ""
   // if absent.

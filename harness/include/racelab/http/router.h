@@ -9,13 +9,22 @@
 // dropped by the server. A handler that throws answers 500 (the server lives
 // on).
 //
-// Thread-safety: register every route before the server starts; after that
-// the router is read-only and Dispatch may run on many threads at once.
-// Handlers run concurrently with each other (one per connection at a time):
-// whatever they share, they must synchronize themselves. That is the point.
+// A scenario that starts threads of its own (a health checker, a job
+// worker) stops them in an AfterShutdown hook, which RunServerMain runs once
+// the server is done with every request:
+//
+//   router.AfterShutdown([] { checker.request_stop(); checker.join(); });
+//
+// Thread-safety: register every route and hook before the server starts;
+// after that the router is read-only and Dispatch may run on many threads at
+// once. Handlers run concurrently with each other (one per connection at a
+// time): whatever they share, they must synchronize themselves. That is the
+// point.
 //
 // Memory ordering: routes registered before Server::Start happen-before
-// every Dispatch (the server starts its threads after reading them).
+// every Dispatch (the server starts its threads after reading them). Every
+// handler call happens-before the AfterShutdown hooks (RunServerMain runs
+// them after Server::Shutdown has joined the io threads).
 #ifndef RACELAB_HTTP_ROUTER_H_
 #define RACELAB_HTTP_ROUTER_H_
 
@@ -40,6 +49,19 @@ class Router {
   void Get(std::string path, Handler handler);
   void Post(std::string path, Handler handler);
 
+  // Registers `fn` to run after the server has shut down: every request
+  // answered, every io thread joined, so no handler runs now or later. The
+  // place to stop and join what the scenario started. RunServerMain runs the
+  // hooks once, on its own thread, last registered first (the last thing
+  // started is the first stopped), on every way out but a stuck shutdown:
+  // after a drain, and after a usage or bind error (the server never ran).
+  // Requires: called before the server starts; fn does not throw.
+  void AfterShutdown(std::function<void()> fn);
+
+  // The hooks registered with AfterShutdown, in the order to run them (last
+  // registered first); the router keeps none. For whoever runs the server.
+  std::vector<std::function<void()>> TakeAfterShutdown();
+
   // Answers `request`: the handler's response, 404, 405 or 500.
   Response Dispatch(const Request& request, RequestContext& context) const;
 
@@ -48,6 +70,7 @@ class Router {
 
  private:
   std::map<std::string, std::map<Method, Handler>> routes_;
+  std::vector<std::function<void()>> after_shutdown_;  // in registration order
 };
 
 }  // namespace racelab::http

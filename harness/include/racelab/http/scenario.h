@@ -8,6 +8,12 @@
 //     router.Get("/hit", HandleHit);
 //   }
 //   }  // namespace racelab
+//
+// RegisterScenario may start threads of its own (SIGTERM and SIGINT are
+// blocked already, so they inherit the mask); it names them
+// (racelab/base/thread_name.h) and registers, with router.AfterShutdown, the
+// hook that stops and joins them once the server has answered its last
+// request.
 #ifndef RACELAB_HTTP_SCENARIO_H_
 #define RACELAB_HTTP_SCENARIO_H_
 

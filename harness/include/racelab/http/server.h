@@ -109,10 +109,20 @@ class Server {
 // --threads, --drain-timeout-ms, --read-timeout-ms, --body-limit), adds the
 // built-in routes (/healthz, /debug/threads), starts the server, prints
 // "racelab: listening on HOST:PORT" on stdout, waits for SIGTERM or SIGINT,
-// shuts down and returns the exit status (0, 2 on a usage or bind error, 3
-// when shutdown got stuck). Call it from main on the main thread only,
-// before any other thread exists.
+// shuts down, runs the router's AfterShutdown hooks and returns the exit
+// status (0, 2 on a usage or bind error, 3 when shutdown got stuck: the
+// process then ends at once, hooks not run, since handlers may still use
+// what they would stop). Call it from main on the main thread only, with
+// BlockStopSignals() called before any other thread was started.
 int RunServerMain(int argc, char** argv, Router router);
+
+// Blocks SIGTERM and SIGINT in the calling thread. Threads it starts later
+// inherit the mask, so the signals stay pending until RunServerMain's sigwait
+// takes them, whichever thread the kernel picks; a thread started before
+// would die of them, and the process with it, without a graceful shutdown.
+// main() calls it first, so that RegisterScenario may start threads.
+// Idempotent.
+void BlockStopSignals();
 
 // Adds GET /healthz ("ok") and GET /debug/threads (JSON list of {tid, name}).
 void AddBuiltinRoutes(Router& router);

@@ -10,7 +10,8 @@
 // it RunServerMain's status:
 //
 //   int main(int argc, char** argv) {
-//     racelab::http::ShutdownCheck check;  // before any thread of the server's
+//     racelab::http::BlockStopSignals();
+//     const racelab::http::ShutdownCheck check;  // before any thread of the server's
 //     racelab::http::Router router;
 //     racelab::RegisterScenario(router);
 //     return check.Finish(racelab::http::RunServerMain(argc, argv, std::move(router)));
@@ -19,9 +20,9 @@
 // Finish runs the check only after a graceful shutdown (RunServerMain calls
 // NoteGracefulShutdown() once its server has drained; not after --help, a
 // usage or bind error). By then the server is destroyed, its io threads
-// joined, and whatever it owned stopped (a scenario's pool goes with the
-// routes that feed it). Then, on stdout, one line per finding and a last
-// line:
+// joined, the scenario's Router::AfterShutdown hooks have run and whatever
+// the routes owned is gone (a pool captured by its handlers goes with them).
+// Then, on stdout, one line per finding and a last line:
 //
 //   racelab: finding
 //   {"kind":"leaked-thread","tid":1234,"name":"rl-fetch-3","state":"S","wchan":"futex_wait_queue"}

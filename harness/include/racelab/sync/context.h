@@ -33,21 +33,29 @@
 //     one unless WithTimeout / WithDeadline were given another, as tests
 //     give a FakeClock's so that no deadline waits on real time. A child
 //     reads its parent's clock.
-//   - A child that is canceled or destroyed unregisters from its parent, so
-//     a long-lived parent does not accumulate dead children.
+//   - A child that is canceled, destroyed, or reaches a deadline of its own
+//     unregisters from its parent, so a long-lived parent does not
+//     accumulate dead children. For the deadline, as Go's child timer does,
+//     a child whose own deadline is earlier than its parent's is put on the
+//     deadline timer, which cancels it then (kDeadlineExceeded).
 //
 // Deadline timer: on_done callbacks of a context with a deadline are run by
 // one process-wide thread, "rl-ctx-timer". It exists only while at least one
-// context with a pending deadline has a callback registered (a context that
-// is only polled or waited on needs no thread: done(), err() and the waits
-// read the clock). When nothing is pending it exits; a later deadline starts
-// a new one; at process exit it is joined. So no thread outlives its need.
-// A deadline on a FakeClock needs no thread: the set() or advance() that
-// reaches it runs the callbacks, on the thread that moved the clock.
+// context with a pending deadline has a callback registered: an on_done
+// callback, or its link in a parent that it must leave at that deadline (a
+// context of Background() that is only polled or waited on needs no
+// thread: done(), err() and the waits read the clock). A deadline leaves the timer when its last
+// callback does: when the callback is stopped (stop(), or its handle destroyed), when the context
+// is canceled (even if a callback throws) or destroyed. When nothing is pending the thread exits; a
+// later deadline starts a new one; at process exit it is joined. So no thread outlives its need. A
+// deadline on a FakeClock needs no thread: the set() or advance() that reaches it runs the
+// callbacks, on the thread that moved the clock.
 //
 // Lifetime: the state lives as long as any Context, CancelFunc or
-// CallbackHandle referring to it; a FakeClock that a context reads must
-// outlive it. A CallbackHandle must not outlive what its
+// CallbackHandle referring to it, and through a cancellation in progress: a
+// callback may destroy the last Context, CancelFunc and handles of the
+// context that runs it (even the CancelFunc whose call runs it). A
+// FakeClock that a context reads must outlive it. A CallbackHandle must not outlive what its
 // callback captures by reference: destroy (or stop()) it first; stop() waits
 // for a callback that is running on another thread. Callbacks run on the
 // thread that makes the context done (the canceller, or rl-ctx-timer), so

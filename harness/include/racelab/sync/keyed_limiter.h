@@ -17,27 +17,44 @@
 //   racelab::KeyedLimiter limiter(std::move(options));
 //   if (!limiter.allow(api_key).allowed) return Response::Text(429, "slow down\n");
 //
+// One rule decides when an entry may be forgotten: when its bucket is full
+// again, so that a fresh bucket would be the same and forgetting loses
+// nothing. Idleness alone never is: an idle bucket that has not refilled
+// would come back full (a 1-per-hour key polled every 10 minutes would get
+// a token each time), and a limit-0 key that spent its burst would get a
+// new one. So an entry whose bucket never refills (limit 0, once a token is
+// spent) is kept for the limiter's life; count such keys into max_keys.
+//
 // Memory is bounded: at most max_keys entries in all (each about 200 bytes
 // plus its key; keys longer than max_key_bytes are refused, never stored).
-// At the cap, a new key takes the slot of an entry of its shard that has
-// nothing left to remember: idle for idle_ttl, or with its bucket full again
-// (a fresh bucket would be the same). Up to 16 entries are looked at, from
-// where the last look stopped. If none can go, the new key is refused with
-// reason kOverCapacity and a Retry-After for when one of them can. So a
+// At the cap, a new key takes the slot of a forgettable entry anywhere in
+// the table: every shard is visited in turn, from a cursor shared by all
+// callers, looking at up to 16 entries in each from where the last look
+// stopped, so which keys hash where makes no difference to who may be
+// evicted. If none can go, the new key is refused with reason
+// kOverCapacity and a Retry-After for the soonest one looked at
+// (kRetryNever if every entry was looked at and none will ever go). So a
 // flood of distinct keys can neither exhaust memory nor reset the bucket of
-// a client that is being limited right now; while the flood lasts, it is
-// new keys that wait.
+// a client that is being limited; an attacker who keeps the cap full of
+// keys it re-touches (at any rate their buckets refill) does not lock new
+// clients out, since those entries are forgettable in turn; only a table
+// full of clients that are all being limited right now makes new keys wait.
 //
-// Stale entries (idle for idle_ttl) are evicted by a cleanup thread named
-// "rl-keyed-gc" every cleanup_interval of real time, and by evict_stale(now)
-// for tests. The thread waits on a condition variable with a deadline, so
-// the destructor stops and joins it at once; no thread outlives the limiter.
+// Stale entries (idle for idle_ttl, and forgettable) are evicted by a
+// cleanup thread named "rl-keyed-gc" every cleanup_interval of real time,
+// and by evict_stale(now) for tests. The thread waits on a condition
+// variable with a deadline, so the destructor stops and joins it at once;
+// no thread outlives the limiter.
 //
-// Locking is sharded: a key's entry lives in one of `shards` shards (a hash
-// of the key), each with its own mutex and its own open-addressing table,
-// so requests for keys in different shards never wait for each other. The
-// key's TokenBucket is used under its shard's mutex (shard mutex first,
-// then the bucket's). Only the count of entries is shared, an atomic.
+// Locking is sharded: a key's entry lives in one of `shards` shards, each
+// with its own mutex and its own open-addressing table, so requests for
+// keys in different shards never wait for each other. The shard and the
+// slot come from a hash seeded once per process (std::random_device), so
+// they cannot be predicted from outside. The key's TokenBucket is used
+// under its shard's mutex (shard mutex first, then the bucket's); a new
+// key at the cap locks the other shards one at a time, holding none of its
+// own. Only the count of entries and the eviction cursor are shared,
+// atomics.
 //
 // Lifetime: the Clock (a FakeClock in tests) must outlive the limiter. The
 // limits_for and on_cleanup hooks must be safe to call from any thread, must
@@ -129,14 +146,19 @@ class KeyedLimiter {
   // entries; an earlier t than the key last saw counts as that later one.
   Decision allow_at(std::string_view key, Clock::time_point t);
 
-  // Evicts every entry idle for idle_ttl or more at instant `now`; returns
-  // how many. The cleanup thread calls it with the clock's now.
+  // Evicts every entry idle for idle_ttl or more at instant `now` whose
+  // bucket is full again at `now`; returns how many. The cleanup thread
+  // calls it with the clock's now.
   std::size_t evict_stale(Clock::time_point now);
 
   // Entries stored now.
   std::size_t size() const;
   std::size_t max_keys() const noexcept { return max_keys_; }
   int shard_count() const noexcept { return shard_count_; }
+  // The shard key's entry lives in, 0 .. shard_count() - 1: a diagnostic
+  // (tests play the attacker who knows the hash). It differs from one
+  // process to the next.
+  int shard_of(std::string_view key) const;
 
  private:
   struct Shard;
@@ -145,6 +167,10 @@ class KeyedLimiter {
   Shard& ShardFor(std::uint64_t hash) const;
   // Takes one of the max_keys slots if one is free.
   bool ReserveSlot();
+  // At the cap: evicts a forgettable entry of any shard, its slot passing
+  // to the caller. Else lowers *wait to when one of those looked at will be
+  // forgettable. Requires: the caller holds no shard mutex.
+  bool TakeSlotOfForgettable(Clock::time_point t, Clock::duration* wait);
   KeyLimits LimitsFor(std::string_view key) const;
   void CleanupLoop() RACELAB_EXCLUDES(stop_mu_);
 
@@ -156,6 +182,7 @@ class KeyedLimiter {
   // Entries in all shards; never above max_keys_. A slot is taken before an
   // entry is inserted and given back after it is erased.
   std::atomic<std::size_t> entries_{0};
+  std::atomic<std::size_t> sweep_{0};  // where the next eviction look starts
 
   Mutex stop_mu_;
   CondVar stop_cv_;

@@ -16,7 +16,14 @@
 //
 // Mutex keeps std::mutex's lock()/unlock()/try_lock(), so std::scoped_lock
 // and std::condition_variable_any still work with it; prefer MutexLock, which
-// the analysis understands. CondVar waits on a MutexLock.
+// the analysis understands. CondVar waits on a MutexLock; write the
+// condition as a loop around it, where the analysis checks it:
+//
+//   racelab::MutexLock lock(mu_);
+//   while (!ready_) cv_.Wait(lock);   // ready_ is GUARDED_BY(mu_): checked
+//
+// (a predicate lambda is checked only against the lock its own annotation
+// names, not the one the wait releases: see CondVar).
 //
 // Memory ordering: unlock() happens-before every later lock() of the same
 // Mutex that returns; so everything written while holding it is visible to
@@ -114,11 +121,47 @@ class RACELAB_SCOPED_CAPABILITY WriterLock {
   SharedMutex& mu_;
 };
 
-// A condition variable for Mutex. Waits take the predicate, so a spurious
-// wake-up never leaks out, and a deadline, so a test never waits forever.
+// A condition variable for Mutex.
+//
+// Two forms. The loop form leaves the condition in the caller, where
+// -Wthread-safety checks each guarded field it reads against the locks held
+// there: waiting on a MutexLock of the wrong mutex is a compile error
+// (compile_fail/wait_on_the_wrong_lock.cc proves it).
+//
+//   racelab::MutexLock lock(mu_);
+//   while (!ready_) {
+//     if (!cv_.WaitUntil(lock, deadline)) break;  // the deadline passed
+//   }
+//
+// The predicate form hides spurious wake-ups and deadlines in one call, but
+// the analysis cannot connect its predicate to `lock`: the predicate runs
+// inside std::condition_variable, which it does not follow. A predicate
+// that reads guarded fields must carry RACELAB_REQUIRES(mu_) (else its own
+// body does not compile), and nothing checks that mu_ is the mutex `lock`
+// holds: waiting on the wrong lock compiles, then misses wake-ups or races.
+// Prefer the loop form when the condition reads guarded fields.
 class CondVar {
  public:
-  // Blocks until pred() is true. Requires: `lock` holds its mutex.
+  // Blocks until notified (or woken spuriously: loop on the condition).
+  // Requires: `lock` holds the mutex that guards the condition.
+  void Wait(MutexLock& lock) {
+    std::unique_lock<std::mutex> native(lock.mu_.mu_, std::adopt_lock);
+    cv_.wait(native);
+    native.release();
+  }
+
+  // As Wait(lock), and gives up at `deadline`: returns false once it has
+  // passed, true when woken before it (the condition may still be false).
+  template <typename Clock, typename Duration>
+  bool WaitUntil(MutexLock& lock, std::chrono::time_point<Clock, Duration> deadline) {
+    std::unique_lock<std::mutex> native(lock.mu_.mu_, std::adopt_lock);
+    const bool woken = cv_.wait_until(native, deadline) == std::cv_status::no_timeout;
+    native.release();
+    return woken;
+  }
+
+  // Blocks until pred() is true. Requires: `lock` holds its mutex, the one
+  // pred's fields are guarded by (not checked: see above).
   template <typename Pred>
   void Wait(MutexLock& lock, Pred pred) {
     std::unique_lock<std::mutex> native(lock.mu_.mu_, std::adopt_lock);

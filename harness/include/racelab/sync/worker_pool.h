@@ -10,8 +10,10 @@
 //   racelab::PoolShutdown r = pool.shutdown(now + 5s);   // r.not_run: ids never run
 //
 // Operations:
-//   submit(job, ctx)   enqueue; blocks while the queue is full; gives up when
-//                      ctx is done (kCanceled / kDeadlineExceeded).
+//   submit(job, ctx)   enqueue; blocks while the queue is full, in line with
+//                      the other blocked submits (first come, first
+//                      served); gives up when ctx is done (kCanceled /
+//                      kDeadlineExceeded).
 //   try_submit(job)    enqueue or fail at once (kFull): the 503 path.
 //   shutdown(deadline) intake stops; accepted jobs drain until the deadline;
 //                      then the pool's context is canceled, running jobs
@@ -22,7 +24,8 @@
 // A job is a callable taking () or (const Context&) and returning void or
 // Status (ok: success). It runs with the POOL's context, never the
 // submitter's: a request that ends does not cancel work it handed off; the
-// pool's context is canceled only when shutdown passes its deadline. A job
+// pool's context is canceled when shutdown passes its deadline, and by the
+// destructor before it waits for anything. A job
 // fails when it returns an error or throws (e.what()); with a RetryPolicy it
 // is run again after a backoff that waits on the pool's context (shutdown
 // interrupts it, no plain sleep). A job that still fails is counted and
@@ -40,17 +43,25 @@
 // submit and take are one compare-exchange each, no lock. Threads park on a
 // mutex only when there is nothing to do (an idle worker first yields a few
 // times, since tiny jobs arrive faster than a futex wake-up): a submit wakes
-// a worker only if one is parked; a worker wakes blocked submitters only
-// once half the queue is free, so a full queue costs one wake-up per half
-// queue, not per job. Each job is taken by exactly one worker, one at a
-// time, so a slow job never holds back others queued behind it while
-// another worker is idle.
+// a worker only if one is parked. Submitters blocked on a full queue wait in
+// line, as the blocked senders of a Go buffered channel do: the worker that
+// frees a slot moves the first one's job into it and wakes that one
+// submitter (one wake-up per freed slot, never a herd), and while anyone is
+// in line the queue counts as full for every other submit and try_submit,
+// so a try_submit spinner cannot take the slot. Each job is taken by exactly
+// one worker, one at a time, so a slow job never holds back others queued
+// behind it while another worker is idle.
 //
-// Lifetime: the destructor calls shutdown() with no deadline (everything
-// accepted runs). Everything a job captures must outlive its run; a job that
-// ignores its context can hold up shutdown until it returns.
+// Lifetime: the destructor stops intake, cancels the pool's context at
+// once (a job that waits on it returns), still runs every accepted job (the
+// queued ones see a done context), and joins the workers. For a graceful
+// drain, call shutdown(deadline) first. Everything a job captures must
+// outlive its run; a job that ignores its context holds up shutdown and the
+// destructor until it returns.
 //
-// Memory ordering: a submit that returns kOk happens-before its job starts;
+// Memory ordering: everything a submitter did before a submit or try_submit
+// that returns kOk happens-before its job starts (a blocked submit's job may
+// start before the submit returns: the worker moved it into the queue);
 // a job's end happens-before shutdown() returns, and before the on_failure
 // call that reports it. stats() is a relaxed snapshot and orders nothing.
 #ifndef RACELAB_SYNC_WORKER_POOL_H_
@@ -88,17 +99,23 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // shutdown() with no deadline: every accepted job runs.
+  // Stops intake, cancels context() at once, runs the accepted jobs that
+  // are still queued (they see a done context) and joins the workers.
+  // Guarantees: a job that returns when its context is done cannot hang it.
   ~WorkerPool();
 
   // Enqueues job, blocking while the queue is full. Returns {kOk, id}, or
   // kShutdown after shutdown began, or kCanceled / kDeadlineExceeded when
   // ctx is done first (at once if it is done already). The job gets the
   // pool's context, not ctx.
+  // Guarantees: blocked submits are served in the order they blocked, each
+  // as soon as a slot frees for it, before any later submit or try_submit;
+  // when ctx ends the wait, one last look for room comes before giving up.
   template <typename F>
   SubmitResult submit(F&& job, const Context& ctx = Context::Background());
 
-  // Enqueues job or returns at once: {kOk, id}, kFull, or kShutdown.
+  // Enqueues job or returns at once: {kOk, id}, kFull (also while blocked
+  // submits wait their turn), or kShutdown.
   template <typename F>
   SubmitResult try_submit(F&& job);
 
@@ -115,7 +132,8 @@ class WorkerPool {
   PoolStats stats() const;
 
   // The context every job runs with: canceled when shutdown passes its
-  // deadline (or, after a complete shutdown, because the pool is done).
+  // deadline, when the destructor begins, or after a complete shutdown
+  // (because the pool is done).
   const Context& context() const noexcept;
 
   int workers() const noexcept;

@@ -1,0 +1,3 @@
+module racelab.test/hits
+
+go 1.19
