@@ -25,7 +25,7 @@ std::atomic<std::int64_t>* FindAccount(std::string_view id) {
 }
 
 // Stands in for a call to the fraud-scoring service: it takes a moment.
-void ScoreRisk() { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }
+void ScoreRisk() { std::this_thread::sleep_for(std::chrono::milliseconds(2)); }
 
 // GET /withdraw?account=a|b: takes kAmount, or 409 when the balance is short.
 http::Response HandleWithdraw(const http::Request& request, http::RequestContext&) {
