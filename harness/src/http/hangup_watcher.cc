@@ -89,8 +89,9 @@ void HangupWatcher::Loop() {
     {
       MutexLock lock(mu_);
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.u64 == kStopKey) return;
-        const auto it = watches_.find(events[i].data.u64);
+        const std::uint64_t key = events[i].data.u64;  // a copy: epoll_event is packed
+        if (key == kStopKey) return;
+        const auto it = watches_.find(key);
         if (it == watches_.end()) continue;  // its Watch was stopped meanwhile
         hung_up.push_back(std::move(it->second));
         watches_.erase(it);
