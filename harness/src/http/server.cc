@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
+#include <latch>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -344,15 +345,20 @@ class Server::Impl {
       MutexLock lock(mu_);
       running_threads_ = o.io_threads;
     }
+    // Every io thread carries its name before Start returns, so /debug/threads
+    // and a leak check never see one unnamed.
+    std::latch named(o.io_threads);
     for (int i = 0; i < o.io_threads; ++i) {
-      threads_.emplace_back([this, i] {
+      threads_.emplace_back([this, i, &named] {
         SetCurrentThreadName("rl-io-" + std::to_string(i));
+        named.count_down();
         ioc_.run();
         MutexLock lock(mu_);
         --running_threads_;
         threads_done_.NotifyAll();
       });
     }
+    named.wait();
     started_ = true;
     return port_.load();
   }

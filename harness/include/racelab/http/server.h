@@ -82,7 +82,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds, listens and starts the io threads. Returns the bound port.
+  // Binds, listens and starts the io threads, each named before it returns.
+  // Returns the bound port.
   // Throws std::runtime_error naming the address when it cannot bind, and
   // std::invalid_argument for bad options.
   std::uint16_t Start();
