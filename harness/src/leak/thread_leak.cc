@@ -44,7 +44,7 @@ bool ParseStat(const std::string& stat, ThreadRecord& out) {
 // starts a helper with the first pthread_create (TSan) has it running after.
 void StartRuntimeHelpers() {
   static std::once_flag once;
-  std::call_once(once, [] { std::thread([] {}).join(); });
+  std::call_once(once, [] { std::thread([] { SetCurrentThreadName("rl-leak-warmup"); }).join(); });
 }
 
 }  // namespace

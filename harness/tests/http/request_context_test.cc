@@ -6,6 +6,8 @@
 #include <stop_token>
 #include <thread>
 
+#include "racelab/base/thread_name.h"
+
 namespace racelab::http {
 namespace {
 
@@ -38,6 +40,7 @@ TEST(RequestContextTest, ACancelSeenOnAnotherThreadCarriesItsTime) {
   RequestContext context = RequestContext::WithCancellation(1, cancellation);
   bool had_time = false;
   std::jthread watcher([&] {
+    SetCurrentThreadName("rl-watcher");
     while (!context.cancelled()) std::this_thread::yield();
     had_time = context.cancelled_at().has_value();
   });

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "racelab/base/thread_name.h"
+
 namespace racelab::http {
 namespace {
 
@@ -89,6 +91,7 @@ TEST(RequestWorkTest, RecordsFromManyThreadsAllCount) {
     std::vector<std::jthread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
+        SetCurrentThreadName("rl-recorder-" + std::to_string(t));
         for (int i = 1; i <= kEach; ++i) {
           work.RecordAt(request.context, cancelled + milliseconds(i + t));
         }

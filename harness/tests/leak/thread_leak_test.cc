@@ -84,7 +84,10 @@ TEST(ThreadLeakTest, ReadsABlockedThreadAsSleepingInTheKernel) {
 
 TEST(ThreadLeakTest, ReadingAThreadThatIsGoneGivesNothing) {
   long tid = 0;
-  std::thread([&tid] { tid = CurrentTid(); }).join();
+  std::thread([&tid] {
+    SetCurrentThreadName("rl-short-lived");
+    tid = CurrentTid();
+  }).join();
   EXPECT_TRUE(testing::Eventually([&] { return !ReadThread(tid).has_value(); }));
 }
 
