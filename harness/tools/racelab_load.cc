@@ -11,6 +11,12 @@
 // answer: a client that gave up. With --pid, a sampler thread reads that
 // process's thread count from /proc during the run and reports the peak.
 //
+// --header "Name: value" (repeatable) adds a line to every request, in the
+// order given; a name given twice is sent as two lines. "{n}" in a value
+// becomes the request's number (0, 1, 2, ...), so one flag can make every
+// request look different, as a client that forges its own address does:
+//   --header "X-Forwarded-For: 2001:db8::{n}" --header "X-Forwarded-For: 203.0.113.7"
+//
 // The JSON has the totals ("requests" answered, "status" counts,
 // "transport_errors", "disconnects", latencies, "elapsed_ms",
 // "peak_threads", "first_error") and the same counts per path, so that a
@@ -30,6 +36,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -49,6 +56,7 @@ struct LoadOptions {
   long long requests = 1000;
   long long disconnects = 0;
   std::vector<std::string> paths{"/"};
+  std::vector<racelab::http::Header> headers;  // values may hold "{n}"
   long pid = 0;
   long long timeout_ms = 10'000;
 };
@@ -138,6 +146,45 @@ class ThreadCountSampler {
   std::thread thread_;
 };
 
+// "Name: value" -> {Name, value}, the value without surrounding blanks; an
+// error text when the name is not an HTTP token (RFC 9110 5.6.2) or the line
+// holds a CR, LF or NUL.
+std::optional<racelab::http::Header> ParseHeader(std::string_view line, std::string* error) {
+  const auto colon = line.find(':');
+  const std::string_view name = line.substr(0, colon);
+  const auto is_tchar = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  };
+  if (colon == std::string_view::npos || name.empty() ||
+      !std::all_of(name.begin(), name.end(), is_tchar)) {
+    *error =
+        "--header wants 'Name: value' with a token for a name, got '" + std::string(line) + "'";
+    return std::nullopt;
+  }
+  if (line.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    *error = "--header '" + std::string(name) + "': a CR, LF or NUL in the value";
+    return std::nullopt;
+  }
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  return racelab::http::Header{std::string(name), std::string(value)};
+}
+
+// The headers of request number i: every "{n}" replaced by i.
+std::vector<racelab::http::Header> HeadersFor(long long i, const LoadOptions& o) {
+  std::vector<racelab::http::Header> out = o.headers;
+  const std::string number = std::to_string(i);
+  for (racelab::http::Header& h : out) {
+    for (auto at = h.value.find("{n}"); at != std::string::npos; at = h.value.find("{n}", at)) {
+      h.value.replace(at, 3, number);
+      at += number.size();
+    }
+  }
+  return out;
+}
+
 bool IsHangUp(long long i, const LoadOptions& o) {
   if (o.disconnects <= 0) return false;
   const long long stride = std::max(1LL, o.requests / o.disconnects);
@@ -150,8 +197,9 @@ void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& ne
   racelab::http::Client client(o.host, o.port, std::chrono::milliseconds(o.timeout_ms));
   for (long long i = next.fetch_add(1); i < o.requests; i = next.fetch_add(1)) {
     const std::string& path = o.paths[static_cast<std::size_t>(i) % o.paths.size()];
+    const std::vector<racelab::http::Header> headers = HeadersFor(i, o);
     if (IsHangUp(i, o)) {
-      if (std::string err = client.SendAndHangUp(path); err.empty()) {
+      if (std::string err = client.SendAndHangUp(path, headers); err.empty()) {
         tally.Count(path, [](Counts& c) { ++c.disconnects; });
       } else {
         tally.Count(path, [](Counts& c) { ++c.transport_errors; });
@@ -160,7 +208,7 @@ void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& ne
       continue;
     }
     const auto start = steady_clock::now();
-    racelab::http::ClientResult r = client.Get(path);
+    racelab::http::ClientResult r = client.Send(racelab::http::Method::kGet, path, {}, headers);
     const std::chrono::duration<double, std::milli> took = steady_clock::now() - start;
     if (!r.ok()) {
       tally.Count(path, [](Counts& c) { ++c.transport_errors; });
@@ -195,6 +243,11 @@ int main(int argc, char** argv) {
   app.add_option("--path", o.paths, "request path; repeat for a round-robin mix")->expected(1, -1);
   app.add_option("--disconnects", o.disconnects, "requests whose client hangs up before the answer")
       ->check(CLI::Range(0LL, 1LL << 40));
+  std::vector<std::string> header_lines;
+  app.add_option("--header,-H", header_lines,
+                 "'Name: value' sent with every request; repeat for more lines; "
+                 "{n} in the value is the request's number")
+      ->expected(1, -1);
   app.add_option("--pid", o.pid, "process whose peak thread count to sample");
   app.add_option("--timeout-ms", o.timeout_ms, "deadline of each request")
       ->check(CLI::Range(1LL, 3'600'000LL));
@@ -208,6 +261,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "racelab-load: --path must start with '/', got '%s'\n", p.c_str());
       return kExitUsage;
     }
+  }
+  for (const std::string& line : header_lines) {
+    std::string error;
+    std::optional<racelab::http::Header> header = ParseHeader(line, &error);
+    if (!header) {
+      std::fprintf(stderr, "racelab-load: %s\n", error.c_str());
+      return kExitUsage;
+    }
+    o.headers.push_back(std::move(*header));
   }
 
   ThreadCountSampler sampler(o.pid);

@@ -24,7 +24,7 @@ INVARIANT_OPS = ("equals", "at_most", "at_least")
 _TOP_KEYS = {"title", "bug", "guide_rule", "fix", "bug_class", "caught_by", "server", "load",
              "bad", "fixed", "invariants"}
 _SERVER_KEYS = {"io_threads"}
-_LOAD_KEYS = {"paths", "connections", "requests", "disconnects"}
+_LOAD_KEYS = {"paths", "connections", "requests", "disconnects", "headers"}
 _BAD_KEYS = {"expect"}
 _EXPECT_KEYS = {"kind", "function"}
 _FIXED_KEYS = {"clean", "min_ok", "max_peak_threads"}
@@ -93,11 +93,17 @@ def _validate(name: str, path: Path, data: dict[str, Any]) -> Scenario:
             or not all(isinstance(p, str) and p.startswith("/") for p in paths)):
         raise ManifestError(path, "load.paths",
                             "must be a non-empty list of strings starting with '/'")
+    headers = load_table.get("headers", [])
+    if (not isinstance(headers, list)
+            or not all(isinstance(h, str) and P.LOAD_HEADER.match(h) for h in headers)):
+        raise ManifestError(path, "load.headers",
+                            "must be a list of 'Name: value' strings, one line each")
     load = LoadProfile(
         paths=tuple(paths),
         connections=check.integer(load_table, "connections", "load.", minimum=1),
         requests=check.integer(load_table, "requests", "load.", minimum=1),
         disconnects=check.integer(load_table, "disconnects", "load.", minimum=0, default=0),
+        headers=tuple(headers),
     )
     bad = check.table(data, "bad")
     check.known_keys(bad, _BAD_KEYS, "bad.")

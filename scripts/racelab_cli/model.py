@@ -321,6 +321,7 @@ class LoadProfile:
     connections: int
     requests: int
     disconnects: int = 0
+    headers: tuple[str, ...] = ()  # "Name: value", sent with every request, in order
 
 
 @dataclass(frozen=True)

@@ -415,6 +415,11 @@ BODY_INTEGER = re.compile(r"(?P<value>-?\d+)")
 #   path: the request path.
 LOAD_COUNT = re.compile(r"^(?P<what>ok|requests):(?P<path>/\S*)$")
 
+# A header line the load sends with every request ([load] headers): "Name: value".
+#   name: an HTTP token (RFC 9110 5.6.2).
+#   value: anything on one line ("{n}" in it is the request's number, for racelab-load).
+LOAD_HEADER = re.compile(r"^(?P<name>[!#$%&'*+.^_`|~0-9A-Za-z-]+):(?P<value>[^\r\n\0]*)$")
+
 # --- Stacks of a live process (gdb's "thread apply all bt") ---------------------------------
 
 # The line that opens one thread's backtrace: 'Thread 2 (Thread 0x7f3a (LWP 4242) "rl-io-0"):'

@@ -246,6 +246,8 @@ def _drive_load(load_driver: Path, host: str, port: int, pid: int, scenario: Sce
            "--connections", str(profile.connections), "--requests", str(profile.requests)]
     for path in profile.paths:
         cmd += ["--path", path]
+    for header in profile.headers:
+        cmd += ["--header", header]
     cmd += ["--disconnects", str(profile.disconnects), "--pid", str(pid)]
     try:
         done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,

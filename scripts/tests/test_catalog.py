@@ -41,6 +41,15 @@ def test_catalog_loads_a_valid_manifest(tmp_path: Path) -> None:
     assert scenario.manifest == path
 
 
+def test_catalog_reads_the_header_lines_of_the_load(tmp_path: Path) -> None:
+    headers = '["X-Forwarded-For: 2001:db8::{n}", "X-Forwarded-For:203.0.113.7"]'
+    write(tmp_path, "x", valid().replace("[load]\n", f"[load]\nheaders = {headers}\n"))
+    assert catalog.load(tmp_path, "x").load.headers == (
+        "X-Forwarded-For: 2001:db8::{n}", "X-Forwarded-For:203.0.113.7")
+    write(tmp_path, "y", valid())
+    assert catalog.load(tmp_path, "y").load.headers == ()
+
+
 def test_catalog_lists_only_folders_with_a_manifest(tmp_path: Path) -> None:
     write(tmp_path, "b", valid())
     write(tmp_path, "a", valid())
@@ -64,6 +73,12 @@ def test_catalog_loads_every_manifest_of_the_repository() -> None:
      "must be an integer >= 1"),
     (lambda t: t.replace('paths = ["/hit", "/stats"]', 'paths = ["hit"]'), "load.paths",
      "starting with '/'"),
+    (lambda t: t.replace("[load]\n", '[load]\nheaders = ["X Forwarded: 1"]\n'),
+     "load.headers", "'Name: value' strings"),
+    (lambda t: t.replace("[load]\n", '[load]\nheaders = ["X-A: 1\\r\\nX-B: 2"]\n'),
+     "load.headers", "one line each"),
+    (lambda t: t.replace("[load]\n", '[load]\nheaders = "X-A: 1"\n'), "load.headers",
+     "must be a list"),
     (lambda t: t.replace('function = "Handle(Hit|Stats)"', 'function = "Handle(("'),
      "bad.expect[0].function", "not a valid regex"),
     (lambda t: t.replace('kind = "data-race"', 'kind = "Data Race"'), "bad.expect[0].kind",

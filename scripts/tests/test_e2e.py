@@ -89,3 +89,22 @@ def check_report_formats(out: Path, finding: dict) -> None:
     assert (f'<span class="l hit"><span class="n">{finding["top_frame"]["line"]}</span>'
             f'<span class="t">{html.escape(racing_line)}</span></span>') in page
     assert "https://" not in page and "http://" not in page
+
+
+ASAN_BUILD = REPO / "build" / "asan"
+
+
+@pytest.mark.e2e
+def test_fixed_catalog_is_clean_under_asan(tmp_path: Path) -> None:
+    """`racelab run --sanitizer asan` builds the asan preset (AddressSanitizer, LeakSanitizer,
+    UBSan) and runs every fixed variant: clean, and really instrumented."""
+    out = tmp_path / "asan"
+    done = run_racelab("run", "--sanitizer", "asan", "--out", str(out), timeout=3000)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    data = read_results(out)
+    assert data["verdict"] == "pass" and data["findings"] == []
+    names = sorted(p.parent.name for p in (REPO / "scenarios").glob("*/scenario.toml"))
+    assert sorted(s["name"] for s in data["scenarios"]) == names
+    assert all(s["bad"] is None and s["fixed"]["instrumented"] >= 1
+               for s in data["scenarios"])
+    assert (ASAN_BUILD / "bin").is_dir()

@@ -299,6 +299,18 @@ equals = "ok:/hit"
 """
 
 
+def test_run_passes_the_load_its_header_lines_in_order(fake_tree: FakeTree) -> None:
+    fake_tree.add_scenario()
+    manifest = fake_tree.root / "scenarios" / "counter" / "scenario.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[load]\n", '[load]\nheaders = ["X-Forwarded-For: 2001:db8::{n}", "X-Forwarded-For: '
+                    '203.0.113.7"]\n'))
+    done = fake_tree.run("--variant", "fixed")
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = json.loads((fake_tree.bin / "racelab-load.headers").read_text())
+    assert sent == ["X-Forwarded-For: 2001:db8::{n}", "X-Forwarded-For: 203.0.113.7"]
+
+
 def test_run_passes_a_fixed_variant_whose_invariant_holds(fake_tree: FakeTree) -> None:
     fake_tree.add_scenario(fixed="stats_server.py", extra_fixed=INVARIANT)
     (fake_tree.bin / "counter_fixed.stats").write_text("50\n")  # 100 requests, half /hit

@@ -58,7 +58,7 @@ class Client::Impl {
     bhttp::request<bhttp::string_body> req{ToVerb(method), target, 11};
     req.set(bhttp::field::host, host_);
     req.set(bhttp::field::user_agent, "racelab-load");
-    for (const Header& h : headers) req.set(h.name, h.value);
+    for (const Header& h : headers) req.insert(h.name, h.value);  // a line each, as given
     req.body() = std::move(body);
     req.prepare_payload();
 
@@ -87,10 +87,11 @@ class Client::Impl {
     return result;
   }
 
-  std::string SendAndHangUp(std::string_view target) {
+  std::string SendAndHangUp(std::string_view target, const std::vector<Header>& headers) {
     if (std::string err = EnsureConnected(); !err.empty()) return err;
     bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
     req.set(bhttp::field::host, host_);
+    for (const Header& h : headers) req.insert(h.name, h.value);
     error_code ec;
     stream_->expires_after(timeout_);
     bhttp::async_write(*stream_, req, [&ec](error_code e, std::size_t) { ec = e; });
@@ -156,7 +157,9 @@ ClientResult Client::Send(Method method, std::string_view target, std::string bo
                           const std::vector<Header>& headers) {
   return impl_->Send(method, target, std::move(body), headers);
 }
-std::string Client::SendAndHangUp(std::string_view target) { return impl_->SendAndHangUp(target); }
+std::string Client::SendAndHangUp(std::string_view target, const std::vector<Header>& headers) {
+  return impl_->SendAndHangUp(target, headers);
+}
 void Client::Close() { impl_->Close(); }
 
 }  // namespace racelab::http

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fake racelab-load: checks the flags the runner must pass, prints one JSON result in
-which every request succeeded. `<its path>.peak` (if present) holds the peak thread count."""
+which every request succeeded. `<its path>.peak` (if present) holds the peak thread count;
+the --header lines it was given go to `<its path>.headers` (JSON)."""
 import argparse
 import json
 import os
@@ -14,6 +15,7 @@ parser.add_argument("--connections", type=int, required=True)
 parser.add_argument("--requests", type=int, required=True)
 parser.add_argument("--path", action="append", required=True)
 parser.add_argument("--disconnects", type=int, default=0)
+parser.add_argument("--header", action="append", default=[])
 parser.add_argument("--pid", type=int, required=True)
 parser.add_argument("--timeout-ms", type=int)
 args = parser.parse_args()
@@ -26,6 +28,10 @@ if os.path.exists(__file__ + ".kill-server"):
         with open(f"/proc/{args.pid}/stat") as stat:
             if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
                 break
+if args.header:
+    # What a test can check: the header lines the runner passed, in order.
+    with open(__file__ + ".headers", "w") as out:
+        json.dump(args.header, out)
 peak_file = __file__ + ".peak"
 peak = int(open(peak_file).read()) if os.path.exists(peak_file) else 6
 # Requests go round the paths in turn, as racelab-load sends them.

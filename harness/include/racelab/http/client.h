@@ -45,14 +45,17 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends one request and reads its response.
+  // Sends one request and reads its response. Each of `headers` goes out
+  // as a line of its own, in order, repeated names too (two X-Forwarded-For
+  // lines stay two lines), after Host and User-Agent.
   ClientResult Send(Method method, std::string_view target, std::string body = {},
                     const std::vector<Header>& headers = {});
   ClientResult Get(std::string_view target) { return Send(Method::kGet, target); }
 
-  // Sends one GET and closes the connection without reading the answer: a
-  // client that gave up. Returns "" or what failed.
-  std::string SendAndHangUp(std::string_view target);
+  // Sends one GET (with `headers`, as Send does) and closes the connection
+  // without reading the answer: a client that gave up. Returns "" or what
+  // failed.
+  std::string SendAndHangUp(std::string_view target, const std::vector<Header>& headers = {});
 
   // Closes the connection (the next call reconnects).
   void Close();

@@ -1,0 +1,72 @@
+// global-limiter: a token bucket every handler refills (scenarios/global-limiter/README.md).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "racelab/http/scenario.h"
+
+namespace racelab {
+namespace {
+
+// The whole service's budget: a burst of 200 requests, then one a minute.
+constexpr double kPerSecond = 1.0 / 60;
+constexpr int kBurst = 200;
+
+const std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+std::atomic<std::uint64_t> admitted{0};  // requests the limiter let through
+
+// The bucket: `tokens` left at instant `last`, refilled at kPerSecond up to kBurst.
+double tokens = kBurst;
+std::chrono::steady_clock::time_point last = started;
+
+// Refills the bucket for the time since the last request, then takes a token.
+bool TakeToken() {
+  const std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now();
+  const std::chrono::duration<double> idle = now - last;  // RACE: read while another handler writes
+  tokens = std::min<double>(kBurst, tokens + idle.count() * kPerSecond);  // RACE: refill, unguarded
+  last = now;  // RACE: written by every io thread at once
+  if (tokens < 1) return false;
+  tokens -= 1;  // RACE: two handlers can take the same token
+  return true;
+}
+
+// 429 Too Many Requests.
+http::Response TooMany() {
+  http::Response r = http::Response::Text(429, "slow down\n");
+  return r;
+}
+
+// Middleware: serves `next` while the bucket has tokens, 429 once it is empty.
+http::Handler Limited(http::Handler next) {
+  return [next = std::move(next)](const http::Request& request, http::RequestContext& context) {
+    if (!TakeToken()) return TooMany();
+    admitted.fetch_add(1, std::memory_order_relaxed);
+    return next(request, context);
+  };
+}
+
+http::Response HandleQuote(const http::Request&, http::RequestContext&) {
+  return http::Response::Text(200, "quote 42\n");
+}
+
+// GET /stats: "ADMITTED admitted of at most ALLOWANCE (burst B + R/s x T s)".
+http::Response HandleStats(const http::Request&, http::RequestContext&) {
+  const std::chrono::duration<double> up = std::chrono::steady_clock::now() - started;
+  const auto allowance = static_cast<std::uint64_t>(kBurst + kPerSecond * up.count());
+  return http::Response::Text(200, std::to_string(admitted.load()) + " admitted of at most " +
+                                       std::to_string(allowance) + " (burst " +
+                                       std::to_string(kBurst) + " + 1/min x " +
+                                       std::to_string(up.count()) + " s)\n");
+}
+
+}  // namespace
+
+void RegisterScenario(http::Router& router) {
+  router.Get("/quote", Limited(HandleQuote));
+  router.Get("/stats", HandleStats);
+}
+
+}  // namespace racelab
