@@ -8,6 +8,7 @@ a bad baseline or suppressions file).
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -333,7 +334,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         raise UsageError("gate takes either -- COMMAND... or --logs DIR, not both")
     if args.self_check:
         outcome = selfcheck.run(args.out if args.out is not None else _path("reports"),
-                                selfcheck.environment())
+                                dict(os.environ))
         for line in outcome.lines:
             print(line, file=sys.stdout if outcome.passed else sys.stderr, flush=True)
         if not outcome.passed:

@@ -609,11 +609,6 @@ class Results:
                 + (self.baseline.warnings() if self.baseline else [])
                 + (self.suppressions.warnings() if self.suppressions else []))
 
-    def describe(self) -> str:
-        if self.gate is not None:
-            return self.gate.describe()
-        return f"{len(self.scenarios or [])} scenario(s)"
-
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "schema": RESULTS_SCHEMA,

@@ -10,7 +10,6 @@ ASLR entropy), frames without a symbolizer, or a runtime that reports a race-fre
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -156,7 +155,3 @@ def _diagnose(race: Results, twin: Results) -> list[str]:
                       + "; ".join([f.report.kind for f in twin.findings]
                                   + [p.one_line() for p in twin.problems]))
     return broken
-
-
-def environment() -> dict[str, str]:
-    return dict(os.environ)

@@ -7,6 +7,7 @@ the pipeline or a writer that decides for itself fails here, not in review.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -91,8 +92,25 @@ def test_nothing_branches_on_the_text_of_a_message() -> None:
     assert offenders == []
 
 
-def test_no_module_points_outside_the_repository() -> None:
-    texts = [p.read_text(encoding="utf-8") for p in MODULES]
-    texts.append((REPO / "README.md").read_text(encoding="utf-8"))
-    texts += [p.read_text(encoding="utf-8") for p in (REPO / "docs").rglob("*.md")]
-    assert not any("../shared" in t or "DESIGN.md" in t for t in texts)
+def test_every_document_links_only_inside_the_repository() -> None:
+    """A user's clone holds only this repository: every relative link in its Markdown must
+    resolve to a file or folder inside it, and no module's docstring may send a reader to
+    a document the repository does not hold."""
+    documents = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md")),
+                 *sorted((REPO / "ci").rglob("README.md")),
+                 *sorted((REPO / "scenarios").rglob("README.md"))]
+    broken = []
+    for document in documents:
+        text = re.sub(r"```.*?```|`[^`\n]*`", "", document.read_text(encoding="utf-8"),
+                      flags=re.S)  # code is not a link
+        for target in re.findall(r"\]\(([^)#\s]+)", text):
+            if "://" in target:
+                continue
+            resolved = (document.parent / target).resolve()
+            if not resolved.is_relative_to(REPO) or not resolved.exists():
+                broken.append(f"{document.relative_to(REPO)} -> {target}")
+    assert broken == []
+    named = set()
+    for path in MODULES:
+        named |= set(re.findall(r"\b([A-Z][A-Z_]+\.md)\b", path.read_text(encoding="utf-8")))
+    assert {name for name in named if not list(REPO.rglob(name))} == set()
