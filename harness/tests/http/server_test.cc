@@ -138,6 +138,124 @@ TEST_F(ServerTest, SecondForwardedForLineCannotSpoofTheClientKey) {
   EXPECT_THAT(reply, ::testing::EndsWith("\r\n\r\n6.6.6.6, 198.51.100.7 -> 198.51.100.7"));
 }
 
+// The server reuses one Request per connection: nothing of a request may
+// reach the next one on the same connection (headers, query, body).
+TEST_F(ServerTest, NothingOfOneRequestLeaksIntoTheNextOnAConnection) {
+  Router router;
+  router.Handle(Method::kPost, "/echo", [](const Request& req, RequestContext&) {
+    std::string seen = "query=" + req.query + " body=" + req.body + " headers=";
+    for (const Header& h : req.headers) seen += h.name + ":" + h.value + ";";
+    return Response::Text(200, seen);
+  });
+  Start(std::move(router));
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.connected());
+  conn.Send(
+      "POST /echo?a=1 HTTP/1.1\r\nHost: x\r\nX-One: 1\r\nX-Two: 2\r\nContent-Length: 5\r\n\r\n"
+      "hello"
+      "POST /echo HTTP/1.1\r\nHost: y\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  const std::string reply = conn.ReadUntilClosed();
+  EXPECT_THAT(reply, HasSubstr("query=a=1 body=hello headers=Host:x;X-One:1;X-Two:2;"
+                               "Content-Length:5;"));
+  EXPECT_THAT(
+      reply, ::testing::EndsWith("query= body= headers=Host:y;Content-Length:0;Connection:close;"));
+}
+
+// Pipelining: requests sent back to back in one write are answered in
+// order, each in full, on the one connection.
+TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
+  Router router;
+  router.Get("/n", [](const Request& req, RequestContext&) {
+    return Response::Text(200, "n=" + std::string(req.query_param("i")) + "\n");
+  });
+  Start(std::move(router));
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.connected());
+  std::string batch;
+  for (int i = 0; i < 20; ++i)
+    batch += "GET /n?i=" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  batch += "GET /n?i=last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  conn.Send(batch);
+  const std::string reply = conn.ReadUntilClosed();
+  std::size_t at = 0;
+  for (int i = 0; i < 20; ++i) {
+    const std::string body = "\r\n\r\nn=" + std::to_string(i) + "\n";
+    at = reply.find(body, at);
+    ASSERT_NE(at, std::string::npos) << "answer " << i << " missing or out of order";
+  }
+  EXPECT_THAT(reply, ::testing::EndsWith("\r\n\r\nn=last\n"));
+  EXPECT_EQ(server_->stats().requests, 21u);
+}
+
+// A handler cannot split the response: a CR or LF in a header it returns, a
+// field name that is not a token, or a status that is not three digits
+// turns the answer into a 500, and the connection and server live on.
+TEST_F(ServerTest, InvalidResponseFromAHandlerBecomes500) {
+  Router router;
+  router.Get("/split", [](const Request&, RequestContext&) {
+    Response r = Response::Text(200, "x");
+    r.headers.push_back({"X-Note", "a\r\nSet-Cookie: stolen=1"});
+    return r;
+  });
+  router.Get("/name", [](const Request&, RequestContext&) {
+    Response r = Response::Text(200, "x");
+    r.headers.push_back({"Bad Name", "v"});
+    return r;
+  });
+  router.Get("/status", [](const Request& req, RequestContext&) {
+    return Response::Text(std::stoi(std::string(req.query_param("s"))), "x");
+  });
+  Start(std::move(router));
+  Client client("127.0.0.1", port_);
+  ClientResult split = client.Get("/split");
+  EXPECT_EQ(split.status, 500);
+  EXPECT_EQ(split.header("set-cookie"), "");
+  EXPECT_THAT(split.body, HasSubstr("CR, LF or NUL in header 'X-Note'"));
+  EXPECT_EQ(client.Get("/name").status, 500);
+  EXPECT_EQ(client.Get("/status?s=42").status, 500);
+  EXPECT_EQ(client.Get("/status?s=1000").status, 500);
+  EXPECT_EQ(client.Get("/status?s=418").status, 418);
+  ExpectServerStillServes();
+}
+
+TEST_F(ServerTest, Http10KeepAliveIsHonouredAndSaidSo) {
+  Start(HelloRouter());
+  RawConnection conn(port_);
+  ASSERT_TRUE(conn.connected());
+  conn.Send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /hello HTTP/1.0\r\n\r\n");
+  const std::string reply = conn.ReadUntilClosed();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.0 200 OK\r\n"));
+  EXPECT_THAT(reply, HasSubstr("Connection: keep-alive\r\n"));
+  EXPECT_EQ(server_->stats().requests, 2u) << reply;
+  EXPECT_TRUE(conn.closed()) << "a plain HTTP/1.0 request closes after its answer";
+}
+
+// Connections are spread over the io threads, and a handler that blocks
+// its io thread holds up neither the accepting of new connections nor the
+// connections of the other io thread.
+TEST_F(ServerTest, BlockedHandlerStopsNeitherAcceptNorTheOtherIoThread) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Router router;
+  router.Get("/block", [&](const Request&, RequestContext&) {
+    entered.set_value();
+    released.wait_for(kPatience);
+    return Response::Text(200, "done\n");
+  });
+  ServerOptions options;
+  options.io_threads = 2;
+  Start(std::move(router), options);
+  auto blocked =
+      std::async(std::launch::async, [this] { return Client("127.0.0.1", port_).Get("/block"); });
+  ASSERT_EQ(entered.get_future().wait_for(kPatience), std::future_status::ready);
+  // The next connection goes to the other io thread: answered while the
+  // first thread is still blocked.
+  ExpectServerStillServes();
+  release.set_value();
+  EXPECT_EQ(blocked.get().status, 200);
+}
+
 TEST_F(ServerTest, UnknownPathAnswers404) {
   Start(HelloRouter());
   Client client("127.0.0.1", port_);

@@ -8,18 +8,25 @@
 //   ...
 //   server.Shutdown();                      // graceful; returns when done
 //
-// Several io threads (ServerOptions::io_threads, named "rl-io-N") run
-// handlers, so handlers on different connections really run at once; each
-// connection is served in order on its own strand.
+// Several io threads (ServerOptions::io_threads, one per core by default,
+// named "rl-io-N") run handlers, so handlers on different connections really
+// run at once. One more thread, "rl-accept", takes connections and deals
+// them to the io threads in turn; each is served by its thread alone, in
+// order, from accept to close: a handler that blocks holds up the other
+// connections of its thread, never those of the others, nor the accepting
+// of new ones. Keep-alive and pipelined requests are answered in order.
 //
 // A client that hangs up while its request is handled cancels the request's
 // RequestContext at once: one more thread, "rl-hangup", watches the sockets
-// of the requests in flight (http/internal/hangup_watcher.h).
+// of the open connections (http/internal/hangup_watcher.h).
 //
 // Hardened: a header block over header_limit answers 431, a body over
 // body_limit 413, a malformed request 400, and each of them closes the
 // connection; a client that is idle or too slow to send a whole request
-// within read_timeout is disconnected. No request makes the server exit.
+// within read_timeout is disconnected. No request makes the server exit. A
+// handler's response that cannot be sent as it is (a status that is not
+// three digits; a header name that is not a token, or a CR, LF or NUL in a
+// header value: response splitting) is replaced by a 500 saying why.
 //
 // Shutdown: stop accepting; idle keep-alive connections are closed; requests
 // in flight finish and are answered (with "Connection: close"). If they are
@@ -45,10 +52,13 @@
 
 namespace racelab::http {
 
+// The number of cores (at least 1, at most 256): the default io_threads.
+int DefaultIoThreads();
+
 struct ServerOptions {
   std::string host = "127.0.0.1";  // loopback unless told otherwise
   std::uint16_t port = 0;          // 0: the kernel picks a free port
-  int io_threads = 4;
+  int io_threads = DefaultIoThreads();
   std::size_t header_limit = 8 * 1024;
   std::size_t body_limit = 1024 * 1024;
   std::chrono::milliseconds read_timeout{10'000};  // idle or slow client

@@ -6,11 +6,11 @@
 // goes unnoticed, and with it every chance to stop work nobody waits for.
 // (Go's net/http has the same problem and the same answer: a background read
 // that cancels the request's context at EOF.) HangupWatcher is one thread,
-// "rl-hangup", waiting in epoll on the sockets of the requests being
-// handled, for EPOLLRDHUP (the peer closed, or shut down its sending side),
-// EPOLLHUP or EPOLLERR (reset). Data does not count: a pipelined request is
-// not a hang-up. Each socket is watched once (EPOLLONESHOT), so a client
-// that is gone costs one wake-up, not a spinning loop.
+// "rl-hangup", waiting in epoll on the server's sockets (the server takes
+// one watch per connection, for its whole life), for EPOLLRDHUP (the peer closed, or shut down its
+// sending side), EPOLLHUP or EPOLLERR (reset). Data does not count: a pipelined request is not a
+// hang-up. Each socket is watched once (EPOLLONESHOT), so a client that is gone costs one wake-up,
+// not a spinning loop.
 //
 //   HangupWatcher watcher;                        // starts rl-hangup
 //   {
