@@ -776,9 +776,11 @@ def render(result: BenchResult, describe: Callable[[Frame | None], str]) -> list
     """The table, the ratios with their targets, the soak, the findings: what a person
     reads, and what closing notes quote."""
     s = result.settings
-    lines = [f"racelab: bench-http: {s.scenario}_fixed on GET {s.path}, Go on GET /hit; "
-             f"median of {s.rounds} round{'s' if s.rounds != 1 else ''} per side, "
-             f"alternating; wrk -t{s.threads} --latency"]
+    how = [f"median of {s.rounds} round{'s' if s.rounds != 1 else ''} per side, alternating"
+           ] if result.measurements else []
+    how += [f"{s.soak_s}s soak per server"] if result.soaks else []
+    lines = [f"racelab: bench-http: {s.scenario}_fixed on GET {s.path}, Go on GET {GO_PATH}; "
+             f"{'; '.join(how + [f'wrk -t{s.threads} --latency'])}"]
     if result.measurements:
         width = max(len(m.label) for m in result.measurements)
         lines.append(f"  {'stage':<8} {'server':<{width}} {'driver':<12} {'conns':>5} "
@@ -798,7 +800,7 @@ def render(result: BenchResult, describe: Callable[[Frame | None], str]) -> list
         judged = soak.judgement
         mark = _mark(judged.flat if judged else None) if soak.key == "release" else \
             "(for comparison)"
-        lines.append(f"  RSS {soak.label}, {soak.duration_s}s soak: {_rss_text(soak)}  {mark}")
+        lines.append(f"  {soak.label}, {soak.duration_s}s soak: {_rss_text(soak)}  {mark}")
     for finding in result.findings:
         report = finding.report
         lines.append(f"racelab: finding under benchmark load: {finding.server}: {report.kind} "

@@ -450,6 +450,13 @@ def test_soak_samples_rss_of_both_servers(bench_tree: BenchTree) -> None:
         assert len(soak["samples"]) >= 3 and soak["warmup_s"] == 1.0
         assert soak["start_kib"] > 0 and soak["flat"] is True
     assert "racelab: bench-http: 1 of 1 targets met" in done.stdout
+    lines = done.stdout.splitlines()
+    assert "racelab: bench-http: counter_fixed on GET /hit, Go on GET /hit; 3s soak per " \
+           "server; wrk -t2 --latency" in lines
+    [mine] = [line for line in lines if line.startswith("  counter_fixed release, 3s soak: RSS ")]
+    assert mine.endswith(") flat  met")
+    [theirs] = [line for line in lines if line.startswith("  go net/http, 3s soak: RSS ")]
+    assert theirs.endswith(") flat  (for comparison)")
 
 
 def test_a_soak_too_short_to_judge_cannot_be_measured(bench_tree: BenchTree) -> None:
