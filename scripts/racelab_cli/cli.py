@@ -10,20 +10,22 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 from . import baseline as baseline_file
-from . import build, catalog, collect, ctest_runs, deps, diff, frames, gate, reports, runner
-from . import merge, selfcheck, selftest, show, suppressions
+from . import bench_http, build, catalog, collect, ctest_runs, deps, diff, frames, gate
+from . import merge, reports, runner, selfcheck, selftest, show, suppressions
 from .model import (EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED, Baseline, Frame, Results,
                     Scenario, SuppressionFile, Variant)
 from .progress import Progress
 
 REPO = selftest.REPO
 DEFAULT_PRESET = selftest.DEFAULT_PRESET
+GO_REFERENCE = REPO / "harness" / "bench" / "go_reference"  # bench-http's yardstick
 
 
 class UsageError(Exception):
@@ -211,7 +213,74 @@ def build_parser() -> argparse.ArgumentParser:
 
     testing = sub.add_parser("test", help="the whole test suite: build, ctest, pytest, run")
     testing.set_defaults(command=cmd_test)
+
+    _add_bench_http(sub)
     return parser
+
+
+def _add_bench_http(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser(
+        "bench-http", help="a fixed server, release and TSan builds, against Go's net/http "
+                           "under wrk: req/s, p50/p99 and their ratios",
+        description="Measure a scenario's fixed server (release and tsan presets) and Go's "
+                    "net/http reference (plain and -race) with wrk, side by side in this "
+                    "invocation: rounds alternate between the two sides and each figure is "
+                    "the median of its side. Prints requests/s, p50, p99 and max latency, "
+                    "the ratios with their targets (met or MISSED; speed never fails the "
+                    "command), the p99 at --hc-connections, racelab-load against wrk, and "
+                    "with --soak the RSS of both servers under load.",
+        epilog="Exit status: 0 measured (targets met or not), 1 a server reported a finding "
+               "under benchmark load (a TSan report, a leaked thread), 2 could not measure "
+               "(build failure, a server that did not start, wrk failing or non-2xx "
+               "answers).")
+    bench.add_argument("--scenario", default="counter", metavar="NAME",
+                       help="whose fixed server to measure (default: counter)")
+    bench.add_argument("--only", action="append", choices=bench_http.STAGES, default=None,
+                       help="run only this part (repeatable; default: release, tsan and load, "
+                            "and soak with --soak)")
+    bench.add_argument("--rounds", type=_positive_int, default=3, metavar="N",
+                       help="measured rounds per side (default 3)")
+    bench.add_argument("--duration", type=_positive_int, default=4, metavar="S",
+                       help="seconds per round (default 4)")
+    bench.add_argument("--connections", type=_positive_int, default=32, metavar="C",
+                       help="connections per round (default 32)")
+    bench.add_argument("--threads", type=_positive_int, default=2, metavar="T",
+                       help="wrk's threads (default 2)")
+    bench.add_argument("--hc-connections", type=_positive_int, default=256, metavar="C",
+                       help="connections of the release stage's p99 comparison (default 256)")
+    bench.add_argument("--hc-duration", type=_positive_int, default=None, metavar="S",
+                       help="seconds per round of that comparison (default: --duration)")
+    bench.add_argument("--warmup", type=_non_negative_int, default=1, metavar="S",
+                       help="seconds of unmeasured load per server before its rounds "
+                            "(default 1; 0: none)")
+    bench.add_argument("--soak", type=_non_negative_int, default=None, metavar="S",
+                       help=f"drive the release server, then Go's, for S seconds each, "
+                            f"sampling VmRSS every second (default 0: skip; "
+                            f"{bench_http.DEFAULT_SOAK_S} with --only soak)")
+    bench.add_argument("--path", default=None, metavar="PATH",
+                       help="what wrk requests from racelab's server (default: the "
+                            "scenario's first [load] path); Go's always serves /hit")
+    bench.add_argument("--io-threads", type=_positive_int, default=None, metavar="N",
+                       help="racelab server's io threads (default: the manifest's [server])")
+    bench.add_argument("--json", type=_path, default=None, metavar="PATH",
+                       help="also write every figure as racelab.bench/1 JSON, with the "
+                            "commit, the date and the CPU count")
+    bench.add_argument("--out", type=_path, default=REPO / "reports" / "bench", metavar="DIR",
+                       help="where logs/ goes: server output, TSan logs, every wrk report "
+                            "(default: <repo>/reports/bench)")
+    bench.add_argument("--build-root", type=_path, default=REPO / "build", metavar="DIR",
+                       help="holds the release/ and tsan/ build trees and go-reference/ "
+                            "(default: <repo>/build)")
+    bench.add_argument("--build-jobs", type=_positive_int, default=None, metavar="J",
+                       help="compile jobs at most (default: Ninja's and Go's own)")
+    bench.add_argument("--no-build", action="store_true",
+                       help="use the binaries already in the build root")
+    bench.add_argument("--listen-timeout", type=_positive_float, default=30.0, metavar="S",
+                       help="seconds a server may take to print its listening line "
+                            "(default 30)")
+    bench.add_argument("--stop-timeout", type=_positive_float, default=20.0, metavar="S",
+                       help="seconds a server may take to exit after SIGTERM (default 20)")
+    bench.set_defaults(command=cmd_bench_http)
 
 
 # --- Commands ------------------------------------------------------------------------------
@@ -420,6 +489,103 @@ def cmd_baseline_update(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def cmd_bench_http(args: argparse.Namespace) -> int:
+    """Exit 0 when it measured (targets met or not), 1 when a server reported a finding
+    under load, 2 when it could not measure."""
+    [scenario] = select_scenarios(REPO, [args.scenario])
+    settings = bench_settings(args, scenario)
+    deps.ensure(deps.PACKAGES + deps.BENCH_PACKAGES)
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise UsageError("wrk not found on PATH: bench-http drives every server with it "
+                         "(Debian: apt-get install wrk)")
+    facts = bench_http.machine_facts(REPO)
+    progress = Progress()
+    commit = (facts["commit"] or "unknown")[:12] + (" (dirty)" if facts["dirty"] else "")
+    progress.line(f"bench-http: commit {commit}, {facts['nproc']} cpus, load average "
+                  f"{' '.join(str(x) for x in facts['loadavg'] or ['?'])}, stages "
+                  f"{', '.join(settings.stages)}")
+    if not args.no_build:
+        _build_for_bench(settings, args, progress)
+    bins = bench_http.Binaries.layout(args.build_root, scenario.name, wrk)
+    try:
+        result = bench_http.Bench(settings, bins, progress).run()
+    finally:
+        progress.clear()
+    context = reports.ReportContext(source_root=REPO)
+    for line in bench_http.render(result, lambda top: frame_line(top, context)):
+        print(line, flush=True)
+    for problem in result.problems:
+        _error(problem.one_line())
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(reports.dump_json(result.to_json(facts)), encoding="utf-8")
+        print(f"racelab: bench-http: figures in {args.json}")
+    print(f"racelab: bench-http: exit {result.exit_code} "
+          f"({_BENCH_EXIT[result.exit_code]}); logs in {settings.out / 'logs'}", flush=True)
+    return result.exit_code
+
+
+_BENCH_EXIT = {EXIT_PASS: "measured", EXIT_REFUSE: "a server reported a finding under load",
+               EXIT_UNDECIDED: "could not measure"}
+
+
+def bench_settings(args: argparse.Namespace, scenario: Scenario) -> bench_http.Settings:
+    """The flags of bench-http, checked against each other (UsageError)."""
+    soak = args.soak
+    if args.only:
+        stages = tuple(stage for stage in bench_http.STAGES if stage in args.only)
+        if soak is None:
+            soak = bench_http.DEFAULT_SOAK_S if "soak" in stages else 0
+        if "soak" in stages and soak == 0:
+            raise UsageError("--only soak needs a soak of at least 1 second (--soak S)")
+    else:
+        soak = soak or 0
+        stages = bench_http.DEFAULT_STAGES + (("soak",) if soak else ())
+    path = args.path if args.path is not None else scenario.load.paths[0]
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise UsageError(f"--path must start with '/' and hold no blank, got {path!r}")
+    for flag, connections in (("--connections", args.connections),
+                              ("--hc-connections", args.hc_connections)):
+        if connections < args.threads:
+            raise UsageError(f"{flag} {connections} is fewer than wrk's --threads "
+                             f"{args.threads}: every wrk thread needs a connection")
+    if "load" in stages and args.connections > 1024:
+        raise UsageError(f"--connections {args.connections}: racelab-load opens at most 1024 "
+                         "(drop the load stage with --only, or use fewer)")
+    io_threads = args.io_threads if args.io_threads is not None else scenario.server.io_threads
+    if io_threads > 256:
+        raise UsageError(f"--io-threads {io_threads}: a racelab server runs at most 256")
+    return bench_http.Settings(
+        scenario=scenario.name, path=path, io_threads=io_threads, stages=stages,
+        rounds=args.rounds, duration_s=args.duration, connections=args.connections,
+        threads=args.threads, hc_connections=args.hc_connections,
+        hc_duration_s=args.hc_duration or args.duration, warmup_s=args.warmup, soak_s=soak,
+        out=args.out, listen_timeout_s=args.listen_timeout, stop_timeout_s=args.stop_timeout)
+
+
+def _build_for_bench(settings: bench_http.Settings, args: argparse.Namespace,
+                     progress: Progress) -> None:
+    """Only what the stages run: the fixed server (and racelab-load) of the release and
+    tsan presets, and the Go reference, plain and -race."""
+    stages = set(settings.stages)
+    server = f"{settings.scenario}_fixed"
+    go_cache = args.build_root / "go-reference"
+    if stages & {"release", "load", "soak"}:
+        targets = [server] + ([runner.LOAD_DRIVER] if "load" in stages else [])
+        build.ensure_built(REPO, args.build_root / "release", progress, preset="release",
+                           targets=targets, jobs=args.build_jobs)
+    if "tsan" in stages:
+        build.ensure_built(REPO, args.build_root / "tsan", progress, preset="tsan",
+                           targets=[server], jobs=args.build_jobs)
+    if stages & {"release", "soak"}:
+        build.build_go(GO_REFERENCE, go_cache / "plain", progress, race=False, cache=go_cache,
+                       jobs=args.build_jobs)
+    if "tsan" in stages:
+        build.build_go(GO_REFERENCE, go_cache / "race", progress, race=True, cache=go_cache,
+                       jobs=args.build_jobs)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     """The whole test suite (selftest.py)."""
     return selftest.run_all(run_catalog=_run_catalog_for_test)
@@ -515,6 +681,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0")
     return value
 
 

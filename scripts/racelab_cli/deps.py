@@ -48,6 +48,13 @@ TEST_PACKAGES = (
     "golang-go",
 )
 
+# What only `racelab bench-http` needs, beyond PACKAGES: the HTTP benchmark tool it drives
+# every server with, and Go, to build the net/http reference server it compares against.
+BENCH_PACKAGES = (
+    "wrk",
+    "golang-go",
+)
+
 # And a command, and the Debian package that
 # provides it when it is missing. npm installs Microsoft's SARIF validator for the SARIF
 # tests; images whose nodejs bundles npm (NodeSource's) need no extra package.

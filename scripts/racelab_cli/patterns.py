@@ -420,6 +420,51 @@ LOAD_COUNT = re.compile(r"^(?P<what>ok|requests):(?P<path>/\S*)$")
 #   value: anything on one line ("{n}" in it is the request's number, for racelab-load).
 LOAD_HEADER = re.compile(r"^(?P<name>[!#$%&'*+.^_`|~0-9A-Za-z-]+):(?P<value>[^\r\n\0]*)$")
 
+# --- HTTP benchmark (racelab bench-http): wrk's report and /proc ---------------------------
+
+# wrk's closing rate: "Requests/sec:  43818.56" (wrk prints it "%9.2f", trailing blanks
+# possible; a metric suffix as in its thread stats, "43.82k", is read too).
+#   value: the number.
+#   unit:  "", "k", "M", "G": a factor of 1000 each.
+WRK_REQUESTS_PER_S = re.compile(r"^\s*Requests/sec:\s+(?P<value>\d+(?:\.\d+)?)(?P<unit>[kMG]?)\s*$")
+
+# The latency row of wrk's thread stats: "    Latency     1.09ms    1.40ms  12.12ms   87.08%".
+#   avg, stdev, max: durations as wrk prints them (us, ms, s, m, h); stdev may be "-nan".
+WRK_LATENCY_STATS = re.compile(
+    r"^\s*Latency\s+(?P<avg>\S+)\s+(?P<stdev>\S+)\s+(?P<max>\S+)\s+\S+%\s*$")
+
+# One line of wrk's "Latency Distribution" (--latency): "     99%    6.51ms", "  50%  1.66s"
+# (wrk2's "50.000%" too).
+#   percent: the percentile.
+#   value:   a duration as wrk prints it.
+WRK_PERCENTILE = re.compile(r"^\s*(?P<percent>\d+(?:\.\d+)?)%\s+(?P<value>\d+(?:\.\d+)?[a-z]+)\s*$")
+
+# wrk's totals: "  87856 requests in 2.00s, 8.29MB read".
+#   requests: answers received (any status).
+#   duration: the run's length as wrk prints it.
+WRK_TOTALS = re.compile(r"^\s*(?P<requests>\d+) requests in (?P<duration>\S+), \S+ read\s*$")
+
+# wrk's socket errors, printed only when there were some:
+# "  Socket errors: connect 0, read 3, write 0, timeout 12".
+#   connect, read, write, timeout: the counts.
+WRK_SOCKET_ERRORS = re.compile(
+    r"^\s*Socket errors: connect (?P<connect>\d+), read (?P<read>\d+), "
+    r"write (?P<write>\d+), timeout (?P<timeout>\d+)\s*$")
+
+# wrk's count of answers that were not 2xx or 3xx: "  Non-2xx or 3xx responses: 5".
+#   count: how many.
+WRK_NON_2XX = re.compile(r"^\s*Non-2xx or 3xx responses: (?P<count>\d+)\s*$")
+
+# A duration as wrk prints it: "574.00us", "1.40ms", "1.92s", "5.00m" (wrk's units: us, ms,
+# s, then m and h).
+#   value: the number.
+#   unit:  us, ms, s, m or h.
+WRK_DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)(?P<unit>us|ms|s|m|h)$")
+
+# The resident set size in /proc/PID/status: "VmRSS:\t   10240 kB".
+#   kib: the size in KiB.
+VM_RSS = re.compile(r"^VmRSS:\s+(?P<kib>\d+) kB\s*$", re.MULTILINE)
+
 # --- Stacks of a live process (gdb's "thread apply all bt") ---------------------------------
 
 # The line that opens one thread's backtrace: 'Thread 2 (Thread 0x7f3a (LWP 4242) "rl-io-0"):'

@@ -4,11 +4,14 @@ For each scenario, bad then fixed, `--repeat` times:
   1. a fresh log folder OUT/logs/<name>/<variant>/run<k>/ and the instrumented environment
      (collect.instrumented_env) pointing there;
   2. start `<bin>/<name>_<variant> --port 0 --threads T` (the manifest's [server]), wait
-     (with a deadline) for "racelab: listening on HOST:PORT";
+     (with a deadline) for "racelab: listening on HOST:PORT" (start_server);
   3. run racelab-load with the scenario's [load] profile (with a deadline), read its JSON;
   4. check the scenario's invariants over HTTP;
-  5. SIGTERM, wait (with a deadline), SIGKILL a server that hangs;
-  6. collect.collect_logs: every tsan.* file (and the server's stderr) into reports.
+  5. SIGTERM, wait (with a deadline), SIGKILL a server that hangs (stop_server);
+  6. collect.collect_logs: every tsan.* file (and the server's stderr) into reports
+     (collect_run_logs).
+`racelab bench-http` (bench_http.py) starts, stops and reads its servers with the same
+three functions.
 Then the findings of each variant are merged (model.merge_findings), classified
 (collect.classify) and judged (judge.py). Every step that cannot be trusted (no listening
 line, hang, crash, bad load output, truncated or missing log) becomes a Problem, and any
@@ -154,18 +157,27 @@ def run_once(scenario: Scenario, variant: Variant, k: int, config: RunConfig) ->
     try:
         _serve_and_load(scenario, variant, config, run)
     finally:
-        run.logs = collect.collect_logs(log_dir, config.out,
-                                        captured=[log_dir / "server.stderr"])
-        run.problems.extend(collect.problems_of(run.logs))
-        if run.load is not None and run.instrumented == 0:
-            run.problems.append(collect.not_instrumented(f"{scenario.name}_{variant}"))
-        if run.exit_status == collect.TSAN_EXIT_CODE and not collect.reports_of(run.logs):
-            run.problems.append(Problem(
-                ProblemKind.TSAN_EXIT_WITHOUT_REPORT,
-                f"exit status {collect.TSAN_EXIT_CODE} says TSan reported, but no report "
-                f"was found in {collect.relative(log_dir, config.out)}"))
+        collect_run_logs(run, config.out, f"{scenario.name}_{variant}",
+                         require_instrumented=run.load is not None)
         run.elapsed_s = time.monotonic() - started
     return run
+
+
+def collect_run_logs(run: RunOutcome, out: Path, name: str, *,
+                     require_instrumented: bool) -> None:
+    """After a server of `run` has stopped: its logs (every tsan.* file of run.log_dir and
+    the reports in its stderr) into run.logs, their problems into run.problems, and a
+    problem when `require_instrumented` and no process left the runtime's start-up mark, or
+    when it exited 66 and no report was found."""
+    run.logs = collect.collect_logs(run.log_dir, out, captured=[run.log_dir / "server.stderr"])
+    run.problems.extend(collect.problems_of(run.logs))
+    if require_instrumented and run.instrumented == 0:
+        run.problems.append(collect.not_instrumented(name))
+    if run.exit_status == collect.TSAN_EXIT_CODE and not collect.reports_of(run.logs):
+        run.problems.append(Problem(
+            ProblemKind.TSAN_EXIT_WITHOUT_REPORT,
+            f"exit status {collect.TSAN_EXIT_CODE} says TSan reported, but no report "
+            f"was found in {collect.relative(run.log_dir, out)}"))
 
 
 def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
@@ -180,31 +192,19 @@ def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
             return
     env = collect.instrumented_env(config.env, run.log_dir, config.sanitizer)
     env[HOLD_ENV] = "1"  # wait on stdin after shutdown, so leaked threads can be read
-    name = server.name
-    with open(run.log_dir / "server.stderr", "wb") as stderr:
-        try:
-            proc = subprocess.Popen(
-                [str(server), "--port", "0", "--threads", str(scenario.server.io_threads)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
-                start_new_session=True)
-        except OSError as err:
-            run.problems.append(Problem(ProblemKind.CANNOT_START,
-                                        f"{name} could not start: {err}"))
-            return
-    assert proc.stdout is not None
-    reader = _LineReader(proc.stdout, run.log_dir / "server.stdout")
+    served = start_server([str(server), "--port", "0", "--threads",
+                           str(scenario.server.io_threads)], env, run,
+                          listen_timeout_s=config.listen_timeout_s,
+                          stop_timeout_s=config.stop_timeout_s)
+    if served is None:
+        return
     try:
-        endpoint = reader.wait_for(P.LISTENING_LINE, config.listen_timeout_s)
-        if endpoint is None:
-            _no_listening_line(proc, reader, name, config, run)
-            return
-        host = endpoint["host"].strip("[]")
-        port = int(endpoint["port"])
+        host, port, proc = served.host, served.port, served.proc
         expects_hang = variant == Variant.BAD and any(e.kind == "hang"
                                                       for e in scenario.bad_expect)
         run.load = _drive_load(load_driver, host, port, proc.pid, scenario, config, run)
         if run.load is None and any(p.kind == ProblemKind.HANG for p in run.problems):
-            _record_hang(proc.pid, f"{name} under load outlived the load deadline", run)
+            _record_hang(proc.pid, f"{served.name} under load outlived the load deadline", run)
         if run.load is not None and proc.poll() is None:
             run.invariants = [_check_invariant(i, host, port, run) for i in scenario.invariants]
             run.harness_reports.extend(harness.invariant_violation(c) for c in run.invariants
@@ -212,26 +212,79 @@ def _serve_and_load(scenario: Scenario, variant: Variant, config: RunConfig,
             growth = harness.thread_growth(scenario, run.load)
             if growth is not None:
                 run.harness_reports.append(growth)
-        _stop(proc, name, config.stop_timeout_s, run, expects_hang, reader)
+        stop_server(served, config.stop_timeout_s, run, expects_hang=expects_hang)
     finally:
-        if proc.poll() is None:  # only after an unexpected exception above
-            procs.kill_group(proc)
-        reader.join(timeout=5.0)
+        served.close()
+
+
+# --- Starting a server ---------------------------------------------------------------------
+
+@dataclass
+class Served:
+    """A server `start_server` started and heard from: its process (the leader of its own
+    process group), the reader of its stdout, and where it listens."""
+
+    proc: subprocess.Popen
+    reader: "_LineReader"
+    name: str
+    host: str
+    port: int
+
+    def close(self) -> None:
+        """Kill it if it still runs (only after an unexpected exception: stop_server reaps
+        it), and let go of its stdout."""
+        if self.proc.poll() is None:
+            procs.kill_group(self.proc)
+        self.reader.join(timeout=5.0)
+
+
+def start_server(cmd: Sequence[str], env: Mapping[str, str], run: RunOutcome, *,
+                 listen_timeout_s: float, stop_timeout_s: float) -> Served | None:
+    """Start `cmd` (a scenario server, or anything that prints the same "racelab: listening
+    on HOST:PORT" line) with its stdout copied to run.log_dir/server.stdout and its stderr
+    to run.log_dir/server.stderr, and wait, up to listen_timeout_s, for its listening line.
+    None, with a problem in run.problems, when it cannot start or never says where it
+    listens; it is then reaped (killed when it still runs)."""
+    name = Path(cmd[0]).name
+    with open(run.log_dir / "server.stderr", "wb") as stderr:
+        try:
+            proc = subprocess.Popen(
+                list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                env=dict(env), start_new_session=True)
+        except OSError as err:
+            run.problems.append(Problem(ProblemKind.CANNOT_START,
+                                        f"{name} could not start: {err}"))
+            return None
+    assert proc.stdout is not None
+    reader = _LineReader(proc.stdout, run.log_dir / "server.stdout")
+    endpoint: re.Match[str] | None = None
+    try:
+        endpoint = reader.wait_for(P.LISTENING_LINE, listen_timeout_s)
+        if endpoint is None:
+            _no_listening_line(proc, reader, name, listen_timeout_s, stop_timeout_s, run)
+            return None
+        return Served(proc, reader, name, endpoint["host"].strip("[]"), int(endpoint["port"]))
+    finally:
+        if endpoint is None:
+            if proc.poll() is None:  # only after an unexpected exception above
+                procs.kill_group(proc)
+            reader.join(timeout=5.0)
 
 
 def _no_listening_line(proc: subprocess.Popen, reader: "_LineReader", name: str,
-                       config: RunConfig, run: RunOutcome) -> None:
+                       listen_timeout_s: float, stop_timeout_s: float,
+                       run: RunOutcome) -> None:
     if reader.saw_eof:
         # Its stdout closed: it is exiting; let it finish so its status is known.
         try:
-            proc.wait(timeout=config.stop_timeout_s)
+            proc.wait(timeout=stop_timeout_s)
         except subprocess.TimeoutExpired:
             pass
     if proc.poll() is None:
         procs.kill_group(proc)
         run.problems.append(Problem(ProblemKind.NO_LISTENING_LINE,
                                     f"{name} never printed its listening line "
-                                    f"(none within {config.listen_timeout_s:g}s)"))
+                                    f"(none within {listen_timeout_s:g}s)"))
     else:
         run.exit_status, run.signal = collect.split_returncode(proc.returncode)
         run.problems.append(Problem(ProblemKind.NO_LISTENING_LINE,
@@ -424,12 +477,13 @@ def _record_hang(pid: int, what: str, run: RunOutcome) -> None:
     run.harness_reports.append(stacks.hang_report(what, captured, str(path.name)))
 
 
-def _stop(proc: subprocess.Popen, name: str, timeout_s: float, run: RunOutcome,
-          expects_hang: bool, reader: "_LineReader") -> None:
+def stop_server(served: Served, timeout_s: float, run: RunOutcome, *,
+                expects_hang: bool = False) -> None:
     """SIGTERM; read what the server found at shutdown (`racelab: finding {...}` lines)
     and, while it holds after "racelab: shutdown complete", the stacks of the threads it
     left behind; release it (close stdin), wait, classify the exit. When it does not exit:
     its stacks (a `hang` finding), SIGKILL, and a problem unless the scenario expects it."""
+    proc, name, reader = served.proc, served.name, served.reader
     exited_early = proc.poll() is not None
     if not exited_early:
         try:

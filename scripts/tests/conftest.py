@@ -157,7 +157,8 @@ SCHEMAS = REPO / "docs" / "schemas"
 SCHEMA_FILES = {"racelab.reports/1": "reports.schema.json",
                 "racelab.results/1": "results.schema.json",
                 "racelab.diff/1": "diff.schema.json",
-                "racelab.baseline/1": "baseline.schema.json"}
+                "racelab.baseline/1": "baseline.schema.json",
+                "racelab.bench/1": "bench.schema.json"}
 
 
 def schema_validator(schema_id: str):

@@ -1,0 +1,3 @@
+module racelab/bench/goreference
+
+go 1.19
