@@ -26,12 +26,12 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
@@ -63,6 +63,12 @@ namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
 using beast::error_code;
 using Clock = std::chrono::steady_clock;
+// A connection's socket and timer name their io_context's executor type
+// rather than the type-erased any_io_executor: each async step then calls
+// its executor directly.
+using IoExecutor = net::io_context::executor_type;
+using Socket = net::basic_stream_socket<tcp, IoExecutor>;
+using DeadlineTimer = net::basic_waitable_timer<Clock, net::wait_traits<Clock>, IoExecutor>;
 
 int DefaultIoThreads() {
   const unsigned cores = std::thread::hardware_concurrency();
@@ -322,7 +328,7 @@ class ServerCore {
 // socket; other threads reach it only by posting to that thread.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ServerCore& core, IoThread& thread)
+  Session(Socket&& socket, ServerCore& core, IoThread& thread)
       : socket_(std::move(socket)),
         deadline_timer_(socket_.get_executor()),
         core_(core),
@@ -495,8 +501,8 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.close(ignored);
   }
 
-  tcp::socket socket_;
-  net::steady_timer deadline_timer_;
+  Socket socket_;
+  DeadlineTimer deadline_timer_;
   ServerCore& core_;
   IoThread& thread_;
   const std::uint64_t id_;
@@ -549,13 +555,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void DoAccept() {
     IoThread& next = *threads_[next_thread_];
     next_thread_ = (next_thread_ + 1) % threads_.size();
-    acceptor_.async_accept(next.ioc,
-                           [self = shared_from_this(), &next](error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(next.ioc.get_executor(),
+                           [self = shared_from_this(), &next](error_code ec, Socket socket) {
                              self->OnAccept(ec, std::move(socket), next);
                            });
   }
 
-  void OnAccept(error_code ec, tcp::socket socket, IoThread& thread) {
+  void OnAccept(error_code ec, Socket socket, IoThread& thread) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;  // shutdown
     if (!ec) {
       core_.connections.fetch_add(1, std::memory_order_relaxed);
