@@ -66,7 +66,8 @@ int RunServerMain(int argc, char** argv, Router router) {
   app.add_option("--host", options.host, "address to bind (loopback by default)");
   app.add_option("--port", options.port, "port to bind; 0 picks a free one")
       ->check(CLI::Range(0, 65535));
-  app.add_option("--threads", options.io_threads, "io threads running handlers")
+  app.add_option("--threads", options.io_threads,
+                 "io threads running handlers (default: one per core)")
       ->check(CLI::Range(1, 256));
   app.add_option("--drain-timeout-ms", drain_ms, "on SIGTERM, how long requests in flight may take")
       ->check(CLI::Range(0LL, 3'600'000LL));
