@@ -4,12 +4,15 @@
 //   racelab-load --port 8080 --connections 8 --requests 4000 --path /hit \
 //                --path /stats --pid 1234
 //
-// N keep-alive connections, each on its own thread ("rl-load-N"), take
-// request numbers from one shared counter until `--requests` are taken; the
-// path of request i is paths[i % len(paths)]. With --disconnects D, D of the
-// requests (spread evenly) are sent and the connection closed before the
-// answer: a client that gave up. With --pid, a sampler thread reads that
-// process's thread count from /proc during the run and reports the peak.
+// N keep-alive connections take request numbers from one shared counter
+// until `--requests` are taken; the path of request i is
+// paths[i % len(paths)]. A few driver threads ("rl-load-N"; --threads, by
+// default one per core, never more than --connections) each drive their
+// share of the connections over non-blocking sockets (racelab/http/
+// load_engine.h). With --disconnects D, D of the requests (spread evenly)
+// are sent and the connection closed before the answer: a client that gave
+// up. With --pid, a sampler thread reads that process's thread count from
+// /proc during the run and reports the peak.
 //
 // --header "Name: value" (repeatable) adds a line to every request, in the
 // order given; a name given twice is sent as two lines. "{n}" in a value
@@ -25,15 +28,19 @@
 //   "paths": {"/hit": {"requests": 500, "status": {"200": 500},
 //                      "transport_errors": 0, "disconnects": 0}, ...}
 //
+// Each request has one deadline, --timeout-ms, for its connect, write and
+// read together; one that passes it is a transport error, as are a refused
+// or reset connection and a malformed answer ("first_error" says the first).
+//
 // Exit status: 0 when it ran (whatever the server answered), 2 on a usage
-// error or when no connection could be made at all.
+// error or when no connection could be made at all (no request answered or
+// hung up, only transport errors).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,67 +48,23 @@
 #include <vector>
 
 #include "racelab/base/thread_name.h"
-#include "racelab/http/client.h"
+#include "racelab/http/load_engine.h"
 #include "racelab/sync/mutex.h"
 
 namespace {
 
-using std::chrono::steady_clock;
 constexpr int kExitUsage = 2;
 
-struct LoadOptions {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 0;
-  int connections = 8;
-  long long requests = 1000;
-  long long disconnects = 0;
-  std::vector<std::string> paths{"/"};
-  std::vector<racelab::http::Header> headers;  // values may hold "{n}"
-  long pid = 0;
-  long long timeout_ms = 10'000;
-};
-
-// Counts of requests, for one path or for all.
-struct Counts {
-  long long completed = 0;  // answered, any status
-  long long transport_errors = 0;
-  long long disconnects = 0;
-  std::map<int, long long> by_status;
-
-  void Add(const Counts& other) {
-    completed += other.completed;
-    transport_errors += other.transport_errors;
-    disconnects += other.disconnects;
-    for (const auto& [status, n] : other.by_status) by_status[status] += n;
-  }
-
-  // {"requests": N, "status": {"200": N, ...}, "transport_errors": N,
-  // "disconnects": N}: the keys of the totals, which keep their order.
-  boost::json::object ToJson() const {
-    boost::json::object status;
-    for (const auto& [code, n] : by_status) status[std::to_string(code)] = n;
-    return {{"requests", completed},
-            {"status", std::move(status)},
-            {"transport_errors", transport_errors},
-            {"disconnects", disconnects}};
-  }
-};
-
-// What one connection's thread saw; merged after all threads are joined.
-struct ConnectionTally {
-  Counts total;
-  std::map<std::string, Counts> by_path;
-  std::vector<double> latency_ms;
-  std::string first_error;
-
-  // Counts one request to `path`: `update` bumps the fields of both the
-  // total and the path's counts.
-  template <typename Update>
-  void Count(const std::string& path, Update update) {
-    update(total);
-    update(by_path[path]);
-  }
-};
+// {"requests": N, "status": {"200": N, ...}, "transport_errors": N,
+// "disconnects": N}: the keys of the totals, which keep their order.
+boost::json::object CountsToJson(const racelab::http::LoadCounts& counts) {
+  boost::json::object status;
+  for (const auto& [code, n] : counts.by_status) status[std::to_string(code)] = n;
+  return {{"requests", counts.completed},
+          {"status", std::move(status)},
+          {"transport_errors", counts.transport_errors},
+          {"disconnects", counts.disconnects}};
+}
 
 // Samples the thread count of `pid` until stopped; Peak() after Stop().
 class ThreadCountSampler {
@@ -172,57 +135,6 @@ std::optional<racelab::http::Header> ParseHeader(std::string_view line, std::str
   return racelab::http::Header{std::string(name), std::string(value)};
 }
 
-// The headers of request number i: every "{n}" replaced by i.
-std::vector<racelab::http::Header> HeadersFor(long long i, const LoadOptions& o) {
-  std::vector<racelab::http::Header> out = o.headers;
-  const std::string number = std::to_string(i);
-  for (racelab::http::Header& h : out) {
-    for (auto at = h.value.find("{n}"); at != std::string::npos; at = h.value.find("{n}", at)) {
-      h.value.replace(at, 3, number);
-      at += number.size();
-    }
-  }
-  return out;
-}
-
-bool IsHangUp(long long i, const LoadOptions& o) {
-  if (o.disconnects <= 0) return false;
-  const long long stride = std::max(1LL, o.requests / o.disconnects);
-  return (i + 1) % stride == 0 && (i + 1) / stride <= o.disconnects;
-}
-
-void DriveConnection(int index, const LoadOptions& o, std::atomic<long long>& next,
-                     ConnectionTally& tally) {
-  racelab::SetCurrentThreadName("rl-load-" + std::to_string(index));
-  racelab::http::Client client(o.host, o.port, std::chrono::milliseconds(o.timeout_ms));
-  for (long long i = next.fetch_add(1); i < o.requests; i = next.fetch_add(1)) {
-    const std::string& path = o.paths[static_cast<std::size_t>(i) % o.paths.size()];
-    const std::vector<racelab::http::Header> headers = HeadersFor(i, o);
-    if (IsHangUp(i, o)) {
-      if (std::string err = client.SendAndHangUp(path, headers); err.empty()) {
-        tally.Count(path, [](Counts& c) { ++c.disconnects; });
-      } else {
-        tally.Count(path, [](Counts& c) { ++c.transport_errors; });
-        if (tally.first_error.empty()) tally.first_error = err;
-      }
-      continue;
-    }
-    const auto start = steady_clock::now();
-    racelab::http::ClientResult r = client.Send(racelab::http::Method::kGet, path, {}, headers);
-    const std::chrono::duration<double, std::milli> took = steady_clock::now() - start;
-    if (!r.ok()) {
-      tally.Count(path, [](Counts& c) { ++c.transport_errors; });
-      if (tally.first_error.empty()) tally.first_error = r.error;
-      continue;
-    }
-    tally.Count(path, [&](Counts& c) {
-      ++c.completed;
-      ++c.by_status[r.status];
-    });
-    tally.latency_ms.push_back(took.count());
-  }
-}
-
 double Percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0.0;
   const auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
@@ -233,30 +145,41 @@ double Percentile(std::vector<double>& sorted, double p) {
 
 int main(int argc, char** argv) {
   racelab::SetCurrentThreadName("rl-load-main");
-  LoadOptions o;
+  racelab::http::LoadPlan plan;
+  plan.paths = {"/"};
+  long pid = 0;
+  long long timeout_ms = 10'000;
+  int threads = 0;  // 0: one per core
   CLI::App app{"racelab-load: drive an HTTP server with keep-alive load; prints JSON"};
-  app.add_option("--host", o.host, "server address");
-  app.add_option("--port", o.port, "server port")->required()->check(CLI::Range(1, 65535));
-  app.add_option("--connections,-c", o.connections, "keep-alive connections (one thread each)")
+  app.add_option("--host", plan.host, "server address");
+  app.add_option("--port", plan.port, "server port")->required()->check(CLI::Range(1, 65535));
+  app.add_option("--connections,-c", plan.connections,
+                 "keep-alive connections, shared among the driver threads")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--requests,-n", o.requests, "total requests")->check(CLI::Range(0LL, 1LL << 40));
-  app.add_option("--path", o.paths, "request path; repeat for a round-robin mix")->expected(1, -1);
-  app.add_option("--disconnects", o.disconnects, "requests whose client hangs up before the answer")
+  app.add_option("--threads", threads,
+                 "driver threads (default: one per core; never more than --connections)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--requests,-n", plan.requests, "total requests")
+      ->check(CLI::Range(0LL, 1LL << 40));
+  app.add_option("--path", plan.paths, "request path; repeat for a round-robin mix")
+      ->expected(1, -1);
+  app.add_option("--disconnects", plan.disconnects,
+                 "requests whose client hangs up before the answer")
       ->check(CLI::Range(0LL, 1LL << 40));
   std::vector<std::string> header_lines;
   app.add_option("--header,-H", header_lines,
                  "'Name: value' sent with every request; repeat for more lines; "
                  "{n} in the value is the request's number")
       ->expected(1, -1);
-  app.add_option("--pid", o.pid, "process whose peak thread count to sample");
-  app.add_option("--timeout-ms", o.timeout_ms, "deadline of each request")
+  app.add_option("--pid", pid, "process whose peak thread count to sample");
+  app.add_option("--timeout-ms", timeout_ms, "deadline of each request")
       ->check(CLI::Range(1LL, 3'600'000LL));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
-  for (const std::string& p : o.paths) {
+  for (const std::string& p : plan.paths) {
     if (p.empty() || p[0] != '/') {
       std::fprintf(stderr, "racelab-load: --path must start with '/', got '%s'\n", p.c_str());
       return kExitUsage;
@@ -269,42 +192,26 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "racelab-load: %s\n", error.c_str());
       return kExitUsage;
     }
-    o.headers.push_back(std::move(*header));
+    plan.headers.push_back(std::move(*header));
   }
+  plan.threads = threads > 0 ? std::min(threads, plan.connections)
+                             : racelab::http::DefaultDriverThreads(plan.connections);
+  plan.timeout = std::chrono::milliseconds(timeout_ms);
 
-  ThreadCountSampler sampler(o.pid);
-  std::atomic<long long> next{0};
-  std::vector<ConnectionTally> tallies(static_cast<std::size_t>(o.connections));
-  const auto start = steady_clock::now();
-  {
-    std::vector<std::jthread> threads;
-    for (int c = 0; c < o.connections; ++c) {
-      threads.emplace_back(DriveConnection, c, std::cref(o), std::ref(next), std::ref(tallies[c]));
-    }
-  }  // joined
-  const std::chrono::duration<double, std::milli> elapsed = steady_clock::now() - start;
+  ThreadCountSampler sampler(pid);
+  racelab::http::LoadReport report = racelab::http::RunLoad(plan);
   sampler.Stop();
 
-  ConnectionTally total;
-  for (const std::string& path : o.paths) total.by_path[path];  // every path, even unsent
-  for (ConnectionTally& t : tallies) {
-    total.total.Add(t.total);
-    for (const auto& [path, counts] : t.by_path) total.by_path[path].Add(counts);
-    total.latency_ms.insert(total.latency_ms.end(), t.latency_ms.begin(), t.latency_ms.end());
-    if (total.first_error.empty()) total.first_error = t.first_error;
-  }
-  std::sort(total.latency_ms.begin(), total.latency_ms.end());
-
   boost::json::object paths;
-  for (const auto& [path, counts] : total.by_path) paths[path] = counts.ToJson();
-  boost::json::object out = total.total.ToJson();
+  for (const auto& [path, counts] : report.by_path) paths[path] = CountsToJson(counts);
+  boost::json::object out = CountsToJson(report.total);
   out.insert({
       {"latency_ms",
-       {{"p50", Percentile(total.latency_ms, 0.50)},
-        {"p90", Percentile(total.latency_ms, 0.90)},
-        {"p99", Percentile(total.latency_ms, 0.99)},
-        {"max", total.latency_ms.empty() ? 0.0 : total.latency_ms.back()}}},
-      {"elapsed_ms", elapsed.count()},
+       {{"p50", Percentile(report.latency_ms, 0.50)},
+        {"p90", Percentile(report.latency_ms, 0.90)},
+        {"p99", Percentile(report.latency_ms, 0.99)},
+        {"max", report.latency_ms.empty() ? 0.0 : report.latency_ms.back()}}},
+      {"elapsed_ms", report.elapsed.count()},
       {"paths", std::move(paths)},
   });
   if (auto peak = sampler.Peak()) {
@@ -312,13 +219,13 @@ int main(int argc, char** argv) {
   } else {
     out["peak_threads"] = nullptr;
   }
-  out["first_error"] = total.first_error.empty() ? boost::json::value(nullptr)
-                                                 : boost::json::value(total.first_error);
+  out["first_error"] = report.first_error.empty() ? boost::json::value(nullptr)
+                                                  : boost::json::value(report.first_error);
   std::printf("%s\n", boost::json::serialize(out).c_str());
 
-  const Counts& all = total.total;
+  const racelab::http::LoadCounts& all = report.total;
   if (all.completed == 0 && all.disconnects == 0 && all.transport_errors > 0) {
-    std::fprintf(stderr, "racelab-load: no request got through: %s\n", total.first_error.c_str());
+    std::fprintf(stderr, "racelab-load: no request got through: %s\n", report.first_error.c_str());
     return kExitUsage;
   }
   return 0;
