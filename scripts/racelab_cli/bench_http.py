@@ -163,13 +163,18 @@ class Round:
     non_2xx: int
     socket_errors: int
     failed: str | None = None    # why it is no measurement; None when it is one
+    # The server's CPU time (user + system) over the round, per request answered: what a
+    # request costs the server, which drifts far less than req/s on a shared machine.
+    cpu_us_per_request: float | None = None
 
     @staticmethod
-    def from_wrk(result: WrkResult, connections: int) -> "Round":
+    def from_wrk(result: WrkResult, connections: int,
+                 cpu_s: float | None = None) -> "Round":
         why = measurement_problem(result.requests, result.non_2xx, result.connect_errors,
                                   result.socket_errors - result.connect_errors, connections)
         return Round(result.requests_per_s, result.p50_ms, result.p99_ms, result.max_ms,
-                     result.requests, result.non_2xx, result.socket_errors, why)
+                     result.requests, result.non_2xx, result.socket_errors, why,
+                     cpu_per_request_us(cpu_s, result.requests))
 
     @staticmethod
     def failure(why: str) -> "Round":
@@ -179,10 +184,42 @@ class Round:
         return {"requests_per_s": _rounded(self.requests_per_s), "p50_ms": _rounded(self.p50_ms),
                 "p99_ms": _rounded(self.p99_ms), "max_ms": _rounded(self.max_ms),
                 "requests": self.requests, "non_2xx": self.non_2xx,
-                "socket_errors": self.socket_errors, "failed": self.failed}
+                "socket_errors": self.socket_errors, "failed": self.failed,
+                "cpu_us_per_request": _rounded(self.cpu_us_per_request)}
 
 
-FIGURES = ("requests_per_s", "p50_ms", "p99_ms", "max_ms")
+FIGURES = ("requests_per_s", "p50_ms", "p99_ms", "max_ms", "cpu_us_per_request")
+
+
+def cpu_per_request_us(cpu_s: float | None, requests: int | None) -> float | None:
+    """Microseconds of server CPU per request; None when either is unknown or no request
+    was answered."""
+    if cpu_s is None or not requests:
+        return None
+    return cpu_s * 1e6 / requests
+
+
+def read_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds a live process has used (/proc/PID/stat, fields 14 and 15,
+    counted after the command name, which may itself hold spaces and parentheses); None
+    when it is gone or the line is not what the kernel writes."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    ticks = cpu_ticks_of_stat(text)
+    return None if ticks is None else ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks_of_stat(line: str) -> int | None:
+    """utime + stime, in clock ticks, of one /proc/PID/stat line; None when it is not one."""
+    if ")" not in line:
+        return None
+    fields = line.rpartition(")")[2].split()
+    try:
+        return int(fields[11]) + int(fields[12])  # fields 14 and 15 of the whole line
+    except (IndexError, ValueError):
+        return None
 
 
 def median_of(rounds: Sequence[Round], figure: str) -> float | None:
@@ -640,6 +677,7 @@ class Bench:
                    connections: int, duration_s: int, tag: str) -> Round:
         command = self._wrk_command(spec, served, connections, duration_s)
         log = self._log_dir(stage) / f"{spec.key}-wrk-{tag}.txt"
+        cpu_before = read_cpu_s(served.proc.pid)
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, errors="replace",
@@ -653,8 +691,10 @@ class Bench:
             last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
             return Round.failure(f"wrk exited with status {done.returncode}"
                                  + (f": {last[0]}" if last[0] else "") + f" (log: {log})")
+        cpu_after = read_cpu_s(served.proc.pid)
+        cpu_s = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
         try:
-            return Round.from_wrk(parse_wrk(done.stdout), connections)
+            return Round.from_wrk(parse_wrk(done.stdout), connections, cpu_s)
         except ValueError as err:
             return Round.failure(f"wrk's output is unusable: {err} (log: {log})")
 
@@ -784,12 +824,13 @@ def render(result: BenchResult, describe: Callable[[Frame | None], str]) -> list
     if result.measurements:
         width = max(len(m.label) for m in result.measurements)
         lines.append(f"  {'stage':<8} {'server':<{width}} {'driver':<12} {'conns':>5} "
-                     f"{'req/s':>9} {'p50':>9} {'p99':>9} {'max':>9}")
+                     f"{'req/s':>9} {'p50':>9} {'p99':>9} {'max':>9} {'cpu/req':>9}")
         for m in result.measurements:
             lines.append(f"  {m.stage:<8} {m.label:<{width}} {m.driver:<12} "
                          f"{m.connections:>5} {_rate(m.median('requests_per_s')):>9} "
                          f"{_ms(m.median('p50_ms')):>9} {_ms(m.median('p99_ms')):>9} "
-                         f"{_ms(m.median('max_ms')):>9}")
+                         f"{_ms(m.median('max_ms')):>9} "
+                         f"{_us(m.median('cpu_us_per_request')):>9}")
     if result.comparisons:
         width = max(len(c.name) for c in result.comparisons)
         for c in result.comparisons:
@@ -855,6 +896,10 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.2f}ms" if value < 100 else f"{value:.0f}ms"
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}us"
 
 
 def _round_text(done: Round) -> str:

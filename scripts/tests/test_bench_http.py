@@ -347,10 +347,11 @@ def test_release_alternates_rounds_and_prints_medians_ratios_and_targets(
     assert [call[2] for call in bench_tree.calls()] == ["-d1s"] * 14
     assert all(call[-1].endswith("/hit") for call in bench_tree.calls())
     lines = done.stdout.splitlines()
-    assert "  release  counter_fixed release wrk             32    30,000    0.50ms    " \
-           "2.00ms    9.00ms" in lines
-    assert "  release  go net/http           wrk            256    20,000    0.40ms    " \
-           "4.00ms   12.00ms" in lines
+    assert any(line.startswith("  release  counter_fixed release wrk             32    30,000 "
+                               "   0.50ms    2.00ms    9.00ms ") for line in lines)
+    assert any(line.startswith("  release  go net/http           wrk            256    20,000 "
+                               "   0.40ms    4.00ms   12.00ms ") for line in lines)
+    assert next(x for x in lines if x.startswith("  stage ")).endswith("  cpu/req")
     assert "  release/go                     req/s  1.50x  (target >= 1.5x)  met" in lines
     assert "  release/go at 256 connections  p99    0.50x  (target <= 1.0x)  met" in lines
     assert "racelab: bench-http: 2 of 2 targets met" in lines
@@ -621,3 +622,38 @@ def test_go_reference_serves_wrk(tmp_path: Path) -> None:
     assert (run.exit_status, run.problems) == (0, [])
     assert (tmp_path / "server.stdout").read_text().splitlines()[-1] == \
         "racelab: shutdown complete"
+
+
+# --- Server CPU per request ------------------------------------------------------------------
+
+def test_cpu_ticks_are_read_after_a_command_name_holding_spaces_and_parentheses() -> None:
+    rest = " ".join(["S", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "250", "50",
+                     "0", "0", "20", "0"])
+    assert bench_http.cpu_ticks_of_stat(f"4242 (rl io (x)) {rest}\n") == 300
+    assert bench_http.cpu_ticks_of_stat("4242 (short) S 1 2") is None
+    assert bench_http.cpu_ticks_of_stat("not a stat line") is None
+    assert bench_http.cpu_ticks_of_stat(f"4242 (x) {rest.replace('250', 'zz')}") is None
+
+
+def test_cpu_seconds_of_a_process_follow_the_cpu_it_burned() -> None:
+    before = bench_http.read_cpu_s(os.getpid())
+    start = time.process_time()
+    while time.process_time() - start < 0.3:
+        pass
+    after = bench_http.read_cpu_s(os.getpid())
+    assert before is not None and after is not None
+    # Clock ticks are 10 ms; other threads of pytest may add a little.
+    assert 0.25 <= after - before <= 0.6
+
+
+def test_cpu_of_a_process_that_is_gone_is_unknown() -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert bench_http.read_cpu_s(gone.pid) is None
+
+
+def test_cpu_per_request_is_microseconds_and_unknown_without_answers() -> None:
+    assert bench_http.cpu_per_request_us(0.8, 100_000) == pytest.approx(8.0)
+    assert bench_http.cpu_per_request_us(None, 100_000) is None
+    assert bench_http.cpu_per_request_us(0.8, 0) is None
+    assert bench_http.cpu_per_request_us(0.8, None) is None
