@@ -4,7 +4,9 @@
 //   auto [group, ctx] = racelab::ErrGroup::WithContext(request_ctx);
 //   group.set_limit(4);                      // at most 4 tasks at a time
 //   for (const std::string& url : urls) {
-//     group.go([&, url]() -> racelab::Status {
+//     // The task is handed the group's context (ctx): a lambda cannot
+//     // capture a structured binding before clang 16.
+//     group.go([url](const racelab::Context& ctx) -> racelab::Status {
 //       if (!fetch(ctx, url)) return "fetch " + url + ": failed";
 //       return racelab::Status::Ok();
 //     });
