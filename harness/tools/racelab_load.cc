@@ -115,17 +115,12 @@ class ThreadCountSampler {
 std::optional<racelab::http::Header> ParseHeader(std::string_view line, std::string* error) {
   const auto colon = line.find(':');
   const std::string_view name = line.substr(0, colon);
-  const auto is_tchar = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-  };
-  if (colon == std::string_view::npos || name.empty() ||
-      !std::all_of(name.begin(), name.end(), is_tchar)) {
+  if (colon == std::string_view::npos || !racelab::http::IsFieldName(name)) {
     *error =
         "--header wants 'Name: value' with a token for a name, got '" + std::string(line) + "'";
     return std::nullopt;
   }
-  if (line.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+  if (!racelab::http::IsFieldValue(line)) {
     *error = "--header '" + std::string(name) + "': a CR, LF or NUL in the value";
     return std::nullopt;
   }

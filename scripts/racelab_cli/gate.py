@@ -107,15 +107,21 @@ def log_folder(out: Path) -> Path:
     return out / "logs" / "gate"
 
 
+def _fresh_log_folder(out: Path) -> Path:
+    """The gate's log folder, emptied of an earlier run's logs."""
+    folder = log_folder(out)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 # --- Running the command -------------------------------------------------------------------
 
 def _run_command(config: GateConfig, results: Results) -> None:
     command = config.command or []
     gate = results.gate
     assert gate is not None
-    folder = log_folder(config.out)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _fresh_log_folder(config.out)
     copy_path = folder / OUTPUT_COPY
     hung: list[LogRead] = []
     outcome = spawn(command, env=collect.instrumented_env(config.env, folder), cwd=config.cwd,
@@ -218,9 +224,7 @@ def _run_ctest_tests(config: GateConfig, results: Results) -> None:
     command = config.command or []
     gate = results.gate
     assert gate is not None
-    folder = log_folder(config.out)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _fresh_log_folder(config.out)
     names = ctest_runs.list_tests(command, env=config.env, cwd=config.cwd)
     if isinstance(names, Problem):
         results.problems.append(names)

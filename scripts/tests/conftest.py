@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -124,6 +125,21 @@ def fake_tree(tmp_path: Path) -> FakeTree:
 
 NPM_PREFIX = REPO / "build" / "npm"
 NPM_INSTALL_DEADLINE_S = 900
+
+
+def install_fake_ctest(folder: Path, tests: dict[str, list[str]]) -> dict[str, str]:
+    """Puts a `ctest` (fakes/fake_ctest.py) in `folder/bin` that runs `tests` (name -> the
+    fake test program's arguments); returns the variables to set: PATH with it first, and
+    FAKE_CTEST_SPEC. The tests it ran are written to FAKE_CTEST_SPEC + ".ran"."""
+    spec = folder / "spec.json"
+    spec.write_text(json.dumps({"tests": tests}))
+    bin_folder = folder / "bin"
+    bin_folder.mkdir(exist_ok=True)
+    wrapper = bin_folder / "ctest"
+    wrapper.write_text(f"#!/bin/sh\nexec '{sys.executable}' "
+                       f"'{FAKES / 'fake_ctest.py'}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    return {"PATH": f"{bin_folder}:{os.environ['PATH']}", "FAKE_CTEST_SPEC": str(spec)}
 
 
 def npm_install(package: str, installed: Path) -> str | None:

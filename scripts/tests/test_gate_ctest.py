@@ -4,15 +4,13 @@ A fake ctest (fakes/fake_ctest.py) runs fake instrumented processes (fakes/tsan_
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA, FAKES, read_results, run_racelab
+from conftest import DATA, install_fake_ctest, read_results, run_racelab
 
 RACE = str(DATA / "tsan_data_race.txt")
 TESTS = {"Math.Adds": [], "Counter.Races": ["--log", RACE], "Math.Subtracts": []}
@@ -22,17 +20,8 @@ TESTS = {"Math.Adds": [], "Counter.Races": ["--log", RACE], "Math.Subtracts": []
 def ctest(tmp_path: Path):
     """A `ctest` on PATH that runs the given tests; returns (env, ran-file)."""
     def make(tests: dict[str, list[str]]) -> tuple[dict[str, str], Path]:
-        spec = tmp_path / "spec.json"
-        spec.write_text(json.dumps({"tests": tests}))
-        folder = tmp_path / "bin"
-        folder.mkdir(exist_ok=True)
-        wrapper = folder / "ctest"
-        wrapper.write_text(f"#!/bin/sh\nexec '{sys.executable}' "
-                           f"'{FAKES / 'fake_ctest.py'}' \"$@\"\n")
-        wrapper.chmod(0o755)
-        env = {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}",
-               "FAKE_CTEST_SPEC": str(spec)}
-        return env, Path(str(spec) + ".ran")
+        env = {**os.environ, **install_fake_ctest(tmp_path, tests)}
+        return env, Path(env["FAKE_CTEST_SPEC"] + ".ran")
     return make
 
 

@@ -3,14 +3,11 @@ status alone. A fake `ctest` on PATH (fakes/fake_ctest.py) stands in for the rea
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA, FAKES
+from conftest import DATA, install_fake_ctest
 from racelab_cli import selftest
 from racelab_cli.model import EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED
 
@@ -18,16 +15,8 @@ from racelab_cli.model import EXIT_PASS, EXIT_REFUSE, EXIT_UNDECIDED
 @pytest.fixture
 def fake_ctest(tmp_path: Path, monkeypatch):
     def make(tests: dict[str, list[str]]) -> None:
-        spec = tmp_path / "spec.json"
-        spec.write_text(json.dumps({"tests": tests}))
-        folder = tmp_path / "bin"
-        folder.mkdir(exist_ok=True)
-        wrapper = folder / "ctest"
-        wrapper.write_text(f"#!/bin/sh\nexec '{sys.executable}' "
-                           f"'{FAKES / 'fake_ctest.py'}' \"$@\"\n")
-        wrapper.chmod(0o755)
-        monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
-        monkeypatch.setenv("FAKE_CTEST_SPEC", str(spec))
+        for name, value in install_fake_ctest(tmp_path, tests).items():
+            monkeypatch.setenv(name, value)
     return make
 
 

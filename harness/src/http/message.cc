@@ -1,18 +1,31 @@
 #include "racelab/http/message.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace racelab::http {
 
 namespace {
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool IsTokenChar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 }  // namespace
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return LowerAscii(x) == LowerAscii(y);
+         });
+}
+
+bool IsFieldName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), IsTokenChar);
+}
+
+bool IsFieldValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 
 std::string_view MethodName(Method method) {
   switch (method) {
@@ -30,7 +43,7 @@ std::string_view MethodName(Method method) {
 
 std::string_view FindHeader(const std::vector<Header>& headers, std::string_view name) {
   for (const Header& h : headers) {
-    if (EqualsIgnoreCase(h.name, name)) return h.value;
+    if (EqualsIgnoringCase(h.name, name)) return h.value;
   }
   return {};
 }
@@ -38,7 +51,7 @@ std::string_view FindHeader(const std::vector<Header>& headers, std::string_view
 std::string JoinHeaders(const std::vector<Header>& headers, std::string_view name) {
   std::string list;
   for (const Header& h : headers) {
-    if (!EqualsIgnoreCase(h.name, name)) continue;
+    if (!EqualsIgnoringCase(h.name, name)) continue;
     if (!list.empty()) list += ", ";
     list += h.value;
   }

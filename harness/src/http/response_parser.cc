@@ -3,23 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "racelab/http/message.h"
+
 namespace racelab::http {
 
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-bool IsTokenChar(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == y; });
-}
 
 std::string_view TrimBlanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -151,8 +141,7 @@ void ResponseParser::OnHeaderLine(std::string_view line) {
   }
   const auto colon = line.find(':');
   const std::string_view name = line.substr(0, colon);
-  if (colon == std::string_view::npos || name.empty() ||
-      !std::all_of(name.begin(), name.end(), IsTokenChar)) {
+  if (colon == std::string_view::npos || !IsFieldName(name)) {
     Fail("bad header line '" + std::string(line.substr(0, 40)) + "'");
     return;
   }

@@ -98,12 +98,6 @@ bool IsMalformedRequest(const error_code& ec) {
          ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
 }
 
-// RFC 9110 5.6.2 token characters, what a field name is made of.
-bool IsTokenChar(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // Why a handler's response cannot be sent as it is, or "" when it can: a
 // status that is not three digits, or a header line that would end early
 // (a CR, LF or NUL in it: response splitting) or has no proper name.
@@ -111,15 +105,10 @@ std::string InvalidResponse(const Response& response) {
   if (response.status < 100 || response.status > 999) {
     return "status " + std::to_string(response.status) + " is not three digits";
   }
-  const auto bad_value = [](std::string_view v) {
-    return v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-  };
-  if (bad_value(response.content_type)) return "a CR, LF or NUL in the content type";
+  if (!IsFieldValue(response.content_type)) return "a CR, LF or NUL in the content type";
   for (const Header& h : response.headers) {
-    if (h.name.empty() || !std::all_of(h.name.begin(), h.name.end(), IsTokenChar)) {
-      return "header name '" + h.name + "' is not a token";
-    }
-    if (bad_value(h.value)) return "a CR, LF or NUL in header '" + h.name + "'";
+    if (!IsFieldName(h.name)) return "header name '" + h.name + "' is not a token";
+    if (!IsFieldValue(h.value)) return "a CR, LF or NUL in header '" + h.name + "'";
   }
   return "";
 }
@@ -262,7 +251,6 @@ class ServerCore {
   const ServerOptions& options() const { return options_; }
   const Router& router() const { return router_; }
   bool draining() const { return draining_.load(std::memory_order_acquire); }
-  bool cancelling() const { return cancelling_.load(std::memory_order_acquire); }
   std::uint64_t NextRequestId() {
     return next_request_id_.fetch_add(1, std::memory_order_relaxed) + 1;
   }
@@ -296,9 +284,6 @@ class ServerCore {
   }
 
   void BeginDrain() { draining_.store(true, std::memory_order_release); }
-  // The drain deadline passed: requests that start from now on are
-  // cancelled from the start (Shutdown cancels the ones in flight).
-  void BeginCancelling() { cancelling_.store(true, std::memory_order_release); }
 
   // The watcher of clients that hang up mid-request: started by Start before
   // the io threads, stopped once they are joined.
@@ -314,7 +299,6 @@ class ServerCore {
   const ServerOptions options_;
   const Router router_;
   std::atomic<bool> draining_{false};
-  std::atomic<bool> cancelling_{false};
   std::atomic<std::uint64_t> next_request_id_{0};
 
   std::optional<HangupWatcher> hangups_;
@@ -354,9 +338,10 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  // Drain deadline passed: cancel the request in flight (from the calling
-  // thread, now: the session's own thread may be the one stuck in it), then
-  // close whatever the state.
+  // Drain deadline passed: cancel the request in flight and any that starts
+  // later on this connection (from the calling thread, now: the session's
+  // own thread may be the one stuck in a handler), then close whatever the
+  // state.
   void ForceClose() {
     in_flight_->CancelForGood();
     net::post(socket_.get_executor(), [self = shared_from_this()] { self->CloseSocket(); });
@@ -405,7 +390,6 @@ class Session : public std::enable_shared_from_this<Session> {
   Response Handle() {
     auto cancellation = std::make_shared<RequestCancellation>();
     in_flight_->Begin(cancellation);
-    if (core_.cancelling()) cancellation->Cancel();
     RequestContext context =
         RequestContext::WithCancellation(core_.NextRequestId(), std::move(cancellation));
     Response response = core_.router().Dispatch(request_, context);
@@ -640,7 +624,6 @@ class Server::Impl {
           stderr,
           "racelab: drain deadline (%lld ms) passed with %zu connection(s) busy; cancelling\n",
           static_cast<long long>(o.drain_timeout.count()), core_.SessionCount());
-      core_.BeginCancelling();
       for (const auto& session : core_.LiveSessions()) session->ForceClose();
       if (!core_.WaitForNoSessions(o.cancel_grace)) {
         for (const auto& io : io_) io->ioc.stop();

@@ -26,6 +26,17 @@ struct Header {
   std::string value;
 };
 
+// ASCII case-insensitive equality: how field names compare (RFC 9110 5.1).
+bool EqualsIgnoringCase(std::string_view a, std::string_view b);
+
+// True if `name` may name a field: a non-empty token (RFC 9110 5.6.2).
+bool IsFieldName(std::string_view name);
+
+// True if `value` may go on a field line as it is: it holds no CR, LF or
+// NUL, which would end the line early (header injection, response
+// splitting).
+bool IsFieldValue(std::string_view value);
+
 // The value of the first header named `name` (ASCII case-insensitive), or ""
 // if there is none.
 std::string_view FindHeader(const std::vector<Header>& headers, std::string_view name);
